@@ -1,0 +1,14 @@
+//! Palabre's database schema, as sea-orm migrations: one file per migration, applied in order
+//! by `palabre migrate` and on every `palabre serve`.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}

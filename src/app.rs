@@ -1,0 +1,93 @@
+//! Builds the application state and the router. `palabre serve` and the tests start exactly
+//! this, the tests on port 0 with an isolated database.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::{api, store, web};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    /// `server.public_url` without its trailing slash.
+    pub origin: Arc<str>,
+}
+
+impl AppState {
+    /// Connects to the database and brings its schema up to date.
+    pub async fn new(settings: Settings) -> anyhow::Result<Self> {
+        let db = store::connect(&settings.database).await?;
+        store::migrate(&db).await?;
+        Ok(Self {
+            db,
+            origin: settings.origin().into(),
+            settings: Arc::new(settings),
+        })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::router())
+        .merge(web::router())
+        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves on an already bound listener until ctrl-c or SIGTERM.
+pub async fn serve_on(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")
+}
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&settings.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+    let state = AppState::new(settings).await?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        public_url = %state.origin,
+        "Palabre is listening"
+    );
+    serve_on(listener, state).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,1 @@
+pub async fn load(_state: &crate::app::AppState) -> anyhow::Result<()> { Ok(()) }

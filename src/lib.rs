@@ -1,0 +1,15 @@
+//! Palabre: a federated public-consultation server.
+//!
+//! The binary (`main.rs`) only parses the command line; everything else lives here so that the
+//! tests can start the very same application.
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod render;
+pub mod services;
+pub mod store;
+pub mod telemetry;
+pub mod web;

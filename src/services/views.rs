@@ -1,0 +1,295 @@
+//! What the API returns and the web pages show: the stored rows joined with their authors,
+//! rendered Markdown and public URLs. One shape for both, so they cannot disagree.
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::domain::{ConsultationState, ProposalState, Stance};
+use crate::error::AppResult;
+use crate::render::markdown_to_html;
+use crate::store::{account, argument, consultation, proposal, source};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuthorView {
+    pub username: String,
+    pub display_name: String,
+    /// The verification label ("Compte vérifié", an organisation's name), when verified.
+    pub verified: Option<String>,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConsultationView {
+    pub slug: String,
+    pub title: String,
+    /// Markdown, as written.
+    pub body: String,
+    /// The body rendered to sanitised HTML.
+    pub body_html: String,
+    pub themes: Vec<String>,
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub state: ConsultationState,
+    pub proposal_count: u64,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct VoteCounts {
+    pub agree: i32,
+    pub mixed: i32,
+    pub disagree: i32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct ContributionCounts {
+    pub arguments_for: i32,
+    pub arguments_against: i32,
+    pub sources: i32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProposalRef {
+    pub id: i32,
+    pub number: i64,
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProposalView {
+    pub id: i32,
+    /// The node-wide number, shown as `#697`; it never changes.
+    pub number: i64,
+    /// The slug of its consultation.
+    pub consultation: String,
+    pub title: String,
+    pub body: String,
+    pub body_html: String,
+    pub author: AuthorView,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub state: ProposalState,
+    pub official_answer: Option<String>,
+    pub official_answer_html: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub duplicate_of: Option<ProposalRef>,
+    /// Only moderators ever see hidden proposals.
+    pub hidden: bool,
+    pub counts: ContributionCounts,
+    pub votes: VoteCounts,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ArgumentView {
+    pub id: i32,
+    pub number: i64,
+    pub proposal_id: i32,
+    pub stance: Stance,
+    pub body: String,
+    pub body_html: String,
+    pub author: AuthorView,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub hidden: bool,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SourceView {
+    pub id: i32,
+    pub proposal_id: i32,
+    pub title: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub author: AuthorView,
+    pub created_at: DateTime<Utc>,
+    pub hidden: bool,
+}
+
+impl AppState {
+    pub fn consultation_url(&self, slug: &str) -> String {
+        format!("{}/consultations/{slug}", self.origin)
+    }
+    pub fn proposal_url(&self, id: i32) -> String {
+        format!("{}/proposals/{id}", self.origin)
+    }
+    pub fn argument_url(&self, id: i32) -> String {
+        format!("{}/arguments/{id}", self.origin)
+    }
+    pub fn account_url(&self, username: &str) -> String {
+        format!("{}/users/{username}", self.origin)
+    }
+}
+
+pub fn author_view(state: &AppState, account: &account::Model) -> AuthorView {
+    AuthorView {
+        username: account.username.clone(),
+        display_name: account.display_name.clone(),
+        verified: account.verified_label.clone(),
+        url: state.account_url(&account.username),
+    }
+}
+
+async fn authors(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = i32>,
+) -> AppResult<HashMap<i32, AuthorView>> {
+    let mut ids: Vec<i32> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let accounts = account::Entity::find()
+        .filter(account::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    Ok(accounts
+        .iter()
+        .map(|a| (a.id, author_view(state, a)))
+        .collect())
+}
+
+fn author_of(authors: &HashMap<i32, AuthorView>, id: i32) -> AuthorView {
+    authors.get(&id).cloned().unwrap_or_else(|| AuthorView {
+        username: String::new(),
+        display_name: "?".into(),
+        verified: None,
+        url: String::new(),
+    })
+}
+
+pub fn consultation_view(
+    state: &AppState,
+    model: &consultation::Model,
+    proposal_count: u64,
+) -> ConsultationView {
+    ConsultationView {
+        slug: model.slug.clone(),
+        title: model.title.clone(),
+        body_html: markdown_to_html(&model.body),
+        body: model.body.clone(),
+        themes: serde_json::from_str(&model.themes).unwrap_or_default(),
+        opens_at: model.opens_at,
+        closes_at: model.closes_at,
+        state: ConsultationState::at(model.opens_at, model.closes_at, Utc::now()),
+        proposal_count,
+        url: state.consultation_url(&model.slug),
+    }
+}
+
+pub async fn proposal_views(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    models: &[proposal::Model],
+) -> AppResult<Vec<ProposalView>> {
+    let authors = authors(state, db, models.iter().map(|p| p.author_id)).await?;
+    let consultation_ids: Vec<i32> = models.iter().map(|p| p.consultation_id).collect();
+    let slugs: HashMap<i32, String> = consultation::Entity::find()
+        .filter(consultation::Column::Id.is_in(consultation_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.slug))
+        .collect();
+    let duplicate_ids: Vec<i32> = models.iter().filter_map(|p| p.duplicate_of).collect();
+    let duplicates: HashMap<i32, ProposalRef> = if duplicate_ids.is_empty() {
+        HashMap::new()
+    } else {
+        proposal::Entity::find()
+            .filter(proposal::Column::Id.is_in(duplicate_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| {
+                let reference = ProposalRef {
+                    id: p.id,
+                    number: p.number,
+                    title: p.title,
+                    url: state.proposal_url(p.id),
+                };
+                (p.id, reference)
+            })
+            .collect()
+    };
+    Ok(models
+        .iter()
+        .map(|p| ProposalView {
+            id: p.id,
+            number: p.number,
+            consultation: slugs.get(&p.consultation_id).cloned().unwrap_or_default(),
+            title: p.title.clone(),
+            body_html: markdown_to_html(&p.body),
+            body: p.body.clone(),
+            author: author_of(&authors, p.author_id),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            state: ProposalState::parse(&p.state).unwrap_or(ProposalState::Submitted),
+            official_answer_html: p.official_answer.as_deref().map(markdown_to_html),
+            official_answer: p.official_answer.clone(),
+            answered_at: p.answered_at,
+            duplicate_of: p.duplicate_of.and_then(|id| duplicates.get(&id).cloned()),
+            hidden: p.hidden,
+            counts: ContributionCounts {
+                arguments_for: p.arguments_for,
+                arguments_against: p.arguments_against,
+                sources: p.source_count,
+            },
+            votes: VoteCounts {
+                agree: p.agree,
+                mixed: p.mixed,
+                disagree: p.disagree,
+            },
+            url: state.proposal_url(p.id),
+        })
+        .collect())
+}
+
+pub async fn argument_views(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    models: &[argument::Model],
+) -> AppResult<Vec<ArgumentView>> {
+    let authors = authors(state, db, models.iter().map(|a| a.author_id)).await?;
+    Ok(models
+        .iter()
+        .map(|a| ArgumentView {
+            id: a.id,
+            number: a.number,
+            proposal_id: a.proposal_id,
+            stance: Stance::parse(&a.stance).unwrap_or(Stance::For),
+            body_html: markdown_to_html(&a.body),
+            body: a.body.clone(),
+            author: author_of(&authors, a.author_id),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            hidden: a.hidden,
+            url: state.argument_url(a.id),
+        })
+        .collect())
+}
+
+pub async fn source_views(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    models: &[source::Model],
+) -> AppResult<Vec<SourceView>> {
+    let authors = authors(state, db, models.iter().map(|s| s.author_id)).await?;
+    Ok(models
+        .iter()
+        .map(|s| SourceView {
+            id: s.id,
+            proposal_id: s.proposal_id,
+            title: s.title.clone(),
+            url: s.url.clone(),
+            description: s.description.clone(),
+            author: author_of(&authors, s.author_id),
+            created_at: s.created_at,
+            hidden: s.hidden,
+        })
+        .collect())
+}
