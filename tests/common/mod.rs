@@ -1,0 +1,154 @@
+//! Starts the real application on a random port with an isolated database: a fresh SQLite file,
+//! or a fresh PostgreSQL database when PALABRE_TEST_DATABASE_URL points at a server.
+#![allow(dead_code)]
+
+use palabre::app::{AppState, serve_on};
+use palabre::config::Settings;
+use palabre::domain::Role;
+use palabre::services::accounts::{self, NewAccount};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+pub struct TestApp {
+    /// `http://localhost:PORT`, also the node's public_url.
+    pub url: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+async fn isolated_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("PALABRE_TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            use sea_orm::ConnectionTrait;
+            let name = format!("palabre_test_{}", accounts::random_token().to_lowercase().replace(['-', '_'], ""));
+            let name = &name[..40.min(name.len())];
+            let admin = sea_orm::Database::connect(&server)
+                .await
+                .expect("cannot reach PALABRE_TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("cannot create a test database");
+            let mut url = url::Url::parse(&server).expect("PALABRE_TEST_DATABASE_URL is not a URL");
+            url.set_path(name);
+            url.to_string()
+        }
+        _ => format!("sqlite://{}/palabre.sqlite?mode=rwc", dir.display()),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut settings = Settings::load(None).expect("default settings");
+        settings.server.public_url = format!("http://localhost:{port}").parse().expect("url");
+        settings.database.url = isolated_database_url(dir.path()).await;
+        settings.database.max_connections = 5;
+        let state = AppState::new(settings).await.expect("app state");
+        tokio::spawn(serve_on(listener, state.clone()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            url: format!("http://localhost:{port}"),
+            state,
+            client,
+            _dir: dir,
+        }
+    }
+
+    pub async fn create_user(&self, username: &str, role: Role, verified: Option<&str>) {
+        accounts::create_account(
+            &self.state.db,
+            NewAccount {
+                username,
+                password: PASSWORD,
+                display_name: None,
+                role,
+                verified_label: verified,
+            },
+        )
+        .await
+        .expect("create user");
+    }
+
+    /// Creates the user and returns an API token for it.
+    pub async fn user_token(&self, username: &str, role: Role) -> String {
+        self.create_user(username, role, None).await;
+        self.token(username).await
+    }
+
+    pub async fn token(&self, username: &str) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/auth/token", self.url))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.expect("token json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Sends a JSON API request; returns the status and the JSON body (Null when empty).
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("api request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        (status, value)
+    }
+
+    /// Creates a consultation as `admin_token`, open from an hour ago for `open_days` days
+    /// (a negative number makes one that is already closed).
+    pub async fn consultation(&self, admin_token: &str, slug: &str, open_days: i64) -> Value {
+        let now = chrono::Utc::now();
+        let (opens, closes) = if open_days >= 0 {
+            (now - chrono::Duration::hours(1), now + chrono::Duration::days(open_days.max(1)))
+        } else {
+            (now + chrono::Duration::days(open_days * 2), now + chrono::Duration::days(open_days))
+        };
+        let (status, body) = self
+            .api(
+                reqwest::Method::POST,
+                "/api/v1/consultations",
+                Some(admin_token),
+                Some(json!({
+                    "slug": slug,
+                    "title": format!("Consultation {slug}"),
+                    "body": "Comment **améliorer** nos services publics ?",
+                    "themes": ["numérique"],
+                    "opens_at": opens.to_rfc3339(),
+                    "closes_at": closes.to_rfc3339(),
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+}
