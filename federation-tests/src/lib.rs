@@ -1,0 +1,110 @@
+//! Starts real Palabre nodes as separate processes on loopback ports, each with its own
+//! database and public URL, configured only through environment variables, as an operator
+//! would. The federation tests (see the issue on federation) drive several of them over HTTP.
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// The `palabre` binary: `PALABRE_BIN`, or the one cargo built next to this test executable.
+pub fn palabre_binary() -> anyhow::Result<PathBuf> {
+    if let Ok(path) = std::env::var("PALABRE_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("cannot locate the target directory")?;
+    let binary = profile_dir.join("palabre");
+    if !binary.is_file() {
+        bail!(
+            "{} not found: build it first (cargo build --bin palabre) or set PALABRE_BIN",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+pub struct Node {
+    pub name: String,
+    /// `http://localhost:PORT`: the node's public URL and federation domain.
+    pub url: String,
+    process: Child,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Node {
+    fn command(&self, args: &[&str]) -> anyhow::Result<Command> {
+        let mut command = Command::new(palabre_binary()?);
+        command
+            .args(args)
+            .env_remove("PALABRE_CONFIG")
+            .env("PALABRE_DATABASE__URL", format!("sqlite://{}/node.sqlite?mode=rwc", self.dir.path().display()))
+            .env("PALABRE_SERVER__PUBLIC_URL", &self.url)
+            .env("PALABRE_INSTANCE__NAME", &self.name);
+        Ok(command)
+    }
+
+    /// Starts `palabre serve` and waits until it answers.
+    pub async fn start(name: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = free_port()?;
+        let url = format!("http://localhost:{port}");
+        let placeholder = Command::new("true").spawn()?;
+        let mut node = Node { name: name.to_owned(), url, process: placeholder, dir };
+        let log = std::fs::File::create(node.dir.path().join("node.log"))?;
+        node.process = node
+            .command(&["serve"])?
+            .env("PALABRE_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start palabre serve")?;
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(response) = client.get(format!("{}/api/v1/consultations", node.url)).send().await
+                && response.status().is_success()
+            {
+                return Ok(node);
+            }
+            if let Some(status) = node.process.try_wait()? {
+                bail!("node {name} exited with {status}: {}", node.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("node {name} did not answer in time: {}", node.log())
+    }
+
+    /// Runs `palabre admin create-user` against this node's database.
+    pub fn create_user(&self, username: &str, password: &str, admin: bool) -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut args = vec!["admin", "create-user", username, "--password-stdin"];
+        if admin {
+            args.push("--admin");
+        }
+        let mut child = self.command(&args)?.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        child.stdin.take().context("stdin")?.write_all(password.as_bytes())?;
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!("create-user failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("node.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
