@@ -58,11 +58,12 @@ pub async fn serve_on(listener: TcpListener, state: AppState) -> anyhow::Result<
         .context("server error")
 }
 
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(&settings.server.bind)
+/// Binds `server.bind` and serves until ctrl-c or SIGTERM.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let bind = &state.settings.server.bind;
+    let listener = TcpListener::bind(bind)
         .await
-        .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
-    let state = AppState::new(settings).await?;
+        .with_context(|| format!("cannot listen on {bind}"))?;
     tracing::info!(
         address = %listener.local_addr()?,
         public_url = %state.origin,

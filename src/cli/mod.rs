@@ -27,7 +27,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the node (applies pending migrations first).
-    Serve,
+    Serve {
+        /// Load the demo data first (nothing happens if it is already there).
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Load demonstration data: a closed national consultation and an open local one.
@@ -67,7 +71,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(&settings.log);
     match cli.command {
-        Command::Serve => app::serve(settings).await,
+        Command::Serve { demo } => {
+            let state = AppState::new(settings).await?;
+            if demo {
+                demo::load(&state).await?;
+            }
+            app::serve(state).await
+        }
         Command::Migrate => {
             let db = store::connect(&settings.database).await?;
             store::migrate(&db).await?;
