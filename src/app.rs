@@ -52,10 +52,13 @@ pub fn router(state: AppState) -> Router {
 /// Serves on an already bound listener until ctrl-c or SIGTERM.
 pub async fn serve_on(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     let app = router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server error")
 }
 
 /// Binds `server.bind` and serves until ctrl-c or SIGTERM.

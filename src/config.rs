@@ -81,7 +81,11 @@ impl Settings {
 
     /// The public origin without its trailing slash, to build links with `format!`.
     pub fn origin(&self) -> String {
-        self.server.public_url.as_str().trim_end_matches('/').to_owned()
+        self.server
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// Cookies get the `Secure` flag whenever the node is served over https.

@@ -3,11 +3,14 @@
 use pulldown_cmark::{Event, Options, Parser, html};
 
 pub fn markdown_to_html(markdown: &str) -> String {
-    let parser = Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES)
-        .map(|event| match event {
-            Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-            other => other,
-        });
+    let parser = Parser::new_ext(
+        markdown,
+        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES,
+    )
+    .map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
     let mut unsafe_html = String::new();
     html::push_html(&mut unsafe_html, parser);
     sanitize_html(&unsafe_html)

@@ -27,7 +27,13 @@ async fn debate() -> Debate {
     let alice = app.user_token("alice", Role::Member).await;
     let bob = app.user_token("bob", Role::Member).await;
     app.consultation(&admin, "brest", 30).await;
-    Debate { app, admin, alice, bob, slug: "brest".into() }
+    Debate {
+        app,
+        admin,
+        alice,
+        bob,
+        slug: "brest".into(),
+    }
 }
 
 impl Debate {
@@ -60,7 +66,9 @@ impl Debate {
     }
 
     async fn proposal(&self, token: Option<&str>, id: i64) -> (StatusCode, Value) {
-        self.app.api(GET, &format!("/api/v1/proposals/{id}"), token, None).await
+        self.app
+            .api(GET, &format!("/api/v1/proposals/{id}"), token, None)
+            .await
     }
 
     async fn close(&self) {
@@ -98,38 +106,71 @@ async fn organisers_create_consultations_whose_state_follows_their_dates() {
         "opens_at": (now + chrono::Duration::days(3)).to_rfc3339(),
         "closes_at": (now + chrono::Duration::days(30)).to_rfc3339(),
     });
-    let (status, body) = app.api(POST, "/api/v1/consultations", None, Some(upcoming.clone())).await;
+    let (status, body) = app
+        .api(POST, "/api/v1/consultations", None, Some(upcoming.clone()))
+        .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
-    let (status, body) = app.api(POST, "/api/v1/consultations", Some(&d.alice), Some(upcoming.clone())).await;
+    let (status, body) = app
+        .api(
+            POST,
+            "/api/v1/consultations",
+            Some(&d.alice),
+            Some(upcoming.clone()),
+        )
+        .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
-    let (status, body) = app.api(POST, "/api/v1/consultations", Some(&d.admin), Some(upcoming)).await;
+    let (status, body) = app
+        .api(
+            POST,
+            "/api/v1/consultations",
+            Some(&d.admin),
+            Some(upcoming),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["state"], "upcoming");
     assert_eq!(body["url"], format!("{}/consultations/budget", app.url));
 
     // Proposals wait for the opening.
     let (status, body) = app
-        .api(POST, "/api/v1/consultations/budget/proposals", Some(&d.alice),
-             Some(json!({"title": "Trop tôt", "body": "?"})))
+        .api(
+            POST,
+            "/api/v1/consultations/budget/proposals",
+            Some(&d.alice),
+            Some(json!({"title": "Trop tôt", "body": "?"})),
+        )
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "consultation_not_open");
 
     // The organiser moves the dates: it opens.
     let (status, body) = app
-        .api(PATCH, "/api/v1/consultations/budget", Some(&d.admin),
-             Some(json!({"opens_at": (now - chrono::Duration::hours(1)).to_rfc3339()})))
+        .api(
+            PATCH,
+            "/api/v1/consultations/budget",
+            Some(&d.admin),
+            Some(json!({"opens_at": (now - chrono::Duration::hours(1)).to_rfc3339()})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "open");
     let (status, _) = app
-        .api(PATCH, "/api/v1/consultations/budget", Some(&d.alice), Some(json!({"title": "x"})))
+        .api(
+            PATCH,
+            "/api/v1/consultations/budget",
+            Some(&d.alice),
+            Some(json!({"title": "x"})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Dates must move forward; slugs follow the handle rules and share a namespace with users.
     let (status, body) = app
-        .api(PATCH, "/api/v1/consultations/budget", Some(&d.admin),
-             Some(json!({"closes_at": (now - chrono::Duration::days(9)).to_rfc3339()})))
+        .api(
+            PATCH,
+            "/api/v1/consultations/budget",
+            Some(&d.admin),
+            Some(json!({"closes_at": (now - chrono::Duration::days(9)).to_rfc3339()})),
+        )
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
     for (slug, expected, code) in [
@@ -138,24 +179,40 @@ async fn organisers_create_consultations_whose_state_follows_their_dates() {
         ("brest", StatusCode::CONFLICT, "conflict"),
     ] {
         let (status, body) = app
-            .api(POST, "/api/v1/consultations", Some(&d.admin), Some(json!({
-                "slug": slug, "title": "t", "body": "b",
-                "opens_at": now.to_rfc3339(),
-                "closes_at": (now + chrono::Duration::days(1)).to_rfc3339(),
-            })))
+            .api(
+                POST,
+                "/api/v1/consultations",
+                Some(&d.admin),
+                Some(json!({
+                    "slug": slug, "title": "t", "body": "b",
+                    "opens_at": now.to_rfc3339(),
+                    "closes_at": (now + chrono::Duration::days(1)).to_rfc3339(),
+                })),
+            )
             .await;
         assert_error(status, &body, expected, code);
     }
 
     let (status, list) = app.api(GET, "/api/v1/consultations", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    let slugs: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["slug"].as_str().unwrap()).collect();
+    let slugs: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(slugs.len(), 2, "{list}");
-    let (_, open) = app.api(GET, "/api/v1/consultations?state=open", None, None).await;
+    let (_, open) = app
+        .api(GET, "/api/v1/consultations?state=open", None, None)
+        .await;
     assert_eq!(open.as_array().unwrap().len(), 2);
-    let (status, body) = app.api(GET, "/api/v1/consultations?state=later", None, None).await;
+    let (status, body) = app
+        .api(GET, "/api/v1/consultations?state=later", None, None)
+        .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
-    let (status, body) = app.api(GET, "/api/v1/consultations/nowhere", None, None).await;
+    let (status, body) = app
+        .api(GET, "/api/v1/consultations/nowhere", None, None)
+        .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
 
@@ -166,12 +223,22 @@ async fn the_whole_debate_proposals_arguments_sources_and_votes() {
     let second = d.propose(&d.bob, "Ouvrir des laboratoires").await;
     assert!(second["number"].as_i64() > first["number"].as_i64());
     assert_eq!(first["author"]["username"], "alice");
-    assert!(first["body_html"].as_str().unwrap().contains("<strong>corps</strong>"));
+    assert!(
+        first["body_html"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>corps</strong>")
+    );
     let id = first["id"].as_i64().unwrap();
 
-    let pro = d.argue(&d.bob, id, "for", "Cela favorise la co-création.").await;
-    d.argue(&d.admin, id, "for", "La coopération peut être amplifiée.").await;
-    let contra = d.argue(&d.alice, id, "against", "Risque de confusion public/privé.").await;
+    let pro = d
+        .argue(&d.bob, id, "for", "Cela favorise la co-création.")
+        .await;
+    d.argue(&d.admin, id, "for", "La coopération peut être amplifiée.")
+        .await;
+    let contra = d
+        .argue(&d.alice, id, "against", "Risque de confusion public/privé.")
+        .await;
     // Arguments share the node's numbering with proposals, in posting order.
     assert!(pro["number"].as_i64() > second["number"].as_i64());
     assert!(contra["number"].as_i64() > pro["number"].as_i64());
@@ -183,47 +250,93 @@ async fn the_whole_debate_proposals_arguments_sources_and_votes() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{source}");
 
-    for (token, value) in [(&d.alice, "agree"), (&d.bob, "mixed"), (&d.admin, "disagree")] {
+    for (token, value) in [
+        (&d.alice, "agree"),
+        (&d.bob, "mixed"),
+        (&d.admin, "disagree"),
+    ] {
         let (status, body) = d
             .app
-            .api(PUT, &format!("/api/v1/proposals/{id}/vote"), Some(token), Some(json!({"value": value})))
+            .api(
+                PUT,
+                &format!("/api/v1/proposals/{id}/vote"),
+                Some(token),
+                Some(json!({"value": value})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["my_vote"], value);
     }
     // Voting twice counts once; changing one's vote moves it.
-    d.app.api(PUT, &format!("/api/v1/proposals/{id}/vote"), Some(&d.alice), Some(json!({"value": "agree"}))).await;
+    d.app
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{id}/vote"),
+            Some(&d.alice),
+            Some(json!({"value": "agree"})),
+        )
+        .await;
     let (_, after_change) = d
         .app
-        .api(PUT, &format!("/api/v1/proposals/{id}/vote"), Some(&d.bob), Some(json!({"value": "agree"})))
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{id}/vote"),
+            Some(&d.bob),
+            Some(json!({"value": "agree"})),
+        )
         .await;
-    assert_eq!(after_change["votes"], json!({"agree": 2, "mixed": 0, "disagree": 1}));
+    assert_eq!(
+        after_change["votes"],
+        json!({"agree": 2, "mixed": 0, "disagree": 1})
+    );
     let (_, after_withdraw) = d
         .app
-        .api(DELETE, &format!("/api/v1/proposals/{id}/vote"), Some(&d.admin), None)
+        .api(
+            DELETE,
+            &format!("/api/v1/proposals/{id}/vote"),
+            Some(&d.admin),
+            None,
+        )
         .await;
-    assert_eq!(after_withdraw["votes"], json!({"agree": 2, "mixed": 0, "disagree": 0}));
+    assert_eq!(
+        after_withdraw["votes"],
+        json!({"agree": 2, "mixed": 0, "disagree": 0})
+    );
     assert_eq!(after_withdraw["my_vote"], Value::Null);
 
     let (status, page) = d.proposal(None, id).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["arguments_for"].as_array().unwrap().len(), 2);
     assert_eq!(page["arguments_against"].as_array().unwrap().len(), 1);
-    assert_eq!(page["counts"], json!({"arguments_for": 2, "arguments_against": 1, "sources": 1}));
+    assert_eq!(
+        page["counts"],
+        json!({"arguments_for": 2, "arguments_against": 1, "sources": 1})
+    );
     assert_eq!(page["sources"][0]["url"], "https://example.org/rapport");
-    assert_eq!(page["votes"], json!({"agree": 2, "mixed": 0, "disagree": 0}));
+    assert_eq!(
+        page["votes"],
+        json!({"agree": 2, "mixed": 0, "disagree": 0})
+    );
     assert_eq!(page["my_vote"], Value::Null);
     let (_, mine) = d.proposal(Some(&d.alice), id).await;
     assert_eq!(mine["my_vote"], "agree");
 
     let (_, against) = d
         .app
-        .api(GET, &format!("/api/v1/proposals/{id}/arguments?stance=against"), None, None)
+        .api(
+            GET,
+            &format!("/api/v1/proposals/{id}/arguments?stance=against"),
+            None,
+            None,
+        )
         .await;
     let against = against.as_array().unwrap();
     assert_eq!(against.len(), 1);
     assert_eq!(against[0]["stance"], "against");
-    let (_, sources) = d.app.api(GET, &format!("/api/v1/proposals/{id}/sources"), None, None).await;
+    let (_, sources) = d
+        .app
+        .api(GET, &format!("/api/v1/proposals/{id}/sources"), None, None)
+        .await;
     assert_eq!(sources.as_array().unwrap().len(), 1);
 }
 
@@ -236,29 +349,51 @@ async fn only_authors_edit_or_withdraw_and_numbers_are_never_reused() {
     let arg = argument["id"].as_i64().unwrap();
     let path = format!("/api/v1/arguments/{arg}");
 
-    let (status, body) = d.app.api(PATCH, &path, Some(&d.bob), Some(json!({"body": "piraté"}))).await;
+    let (status, body) = d
+        .app
+        .api(PATCH, &path, Some(&d.bob), Some(json!({"body": "piraté"})))
+        .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let (status, body) = d.app.api(DELETE, &path, Some(&d.bob), None).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
-    let (status, body) = d.app.api(PATCH, &path, None, Some(json!({"body": "anonyme"}))).await;
+    let (status, body) = d
+        .app
+        .api(PATCH, &path, None, Some(json!({"body": "anonyme"})))
+        .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
     let (status, body) = d
         .app
-        .api(PATCH, &format!("/api/v1/proposals/{id}"), Some(&d.bob), Some(json!({"title": "piraté"})))
+        .api(
+            PATCH,
+            &format!("/api/v1/proposals/{id}"),
+            Some(&d.bob),
+            Some(json!({"title": "piraté"})),
+        )
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
 
     let (status, body) = d
         .app
-        .api(PATCH, &path, Some(&d.alice), Some(json!({"body": "Mon argument, précisé", "stance": "against"})))
+        .api(
+            PATCH,
+            &path,
+            Some(&d.alice),
+            Some(json!({"body": "Mon argument, précisé", "stance": "against"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["stance"], "against");
-    assert_eq!(body["number"], argument["number"], "editing keeps the number");
+    assert_eq!(
+        body["number"], argument["number"],
+        "editing keeps the number"
+    );
     let (_, page) = d.proposal(None, id).await;
     assert_eq!(page["counts"]["arguments_for"], 0);
     assert_eq!(page["counts"]["arguments_against"], 1);
-    assert_eq!(page["arguments_against"][0]["body"], "Mon argument, précisé");
+    assert_eq!(
+        page["arguments_against"][0]["body"],
+        "Mon argument, précisé"
+    );
 
     let (status, _) = d.app.api(DELETE, &path, Some(&d.alice), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -267,13 +402,27 @@ async fn only_authors_edit_or_withdraw_and_numbers_are_never_reused() {
     let (_, page) = d.proposal(None, id).await;
     assert_eq!(page["counts"]["arguments_against"], 0);
 
-    let (status, _) = d.app.api(DELETE, &format!("/api/v1/proposals/{id}"), Some(&d.alice), None).await;
+    let (status, _) = d
+        .app
+        .api(
+            DELETE,
+            &format!("/api/v1/proposals/{id}"),
+            Some(&d.alice),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = d.proposal(None, id).await;
     assert_error(status, &body, StatusCode::GONE, "gone");
     let next = d.propose(&d.bob, "Après le retrait").await;
-    assert!(next["number"].as_i64() > argument["number"].as_i64(), "numbers are never reused");
-    let (_, list) = d.app.api(GET, "/api/v1/consultations/brest/proposals", None, None).await;
+    assert!(
+        next["number"].as_i64() > argument["number"].as_i64(),
+        "numbers are never reused"
+    );
+    let (_, list) = d
+        .app
+        .api(GET, "/api/v1/consultations/brest/proposals", None, None)
+        .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
 
@@ -286,31 +435,90 @@ async fn a_closed_consultation_refuses_every_change_and_stays_readable() {
     let arg = argument["id"].as_i64().unwrap();
     let (_, source) = d
         .app
-        .api(POST, &format!("/api/v1/proposals/{id}/sources"), Some(&d.bob),
-             Some(json!({"title": "Source", "url": "https://example.org/s"})))
+        .api(
+            POST,
+            &format!("/api/v1/proposals/{id}/sources"),
+            Some(&d.bob),
+            Some(json!({"title": "Source", "url": "https://example.org/s"})),
+        )
         .await;
     let src = source["id"].as_i64().unwrap();
-    d.app.api(PUT, &format!("/api/v1/proposals/{id}/vote"), Some(&d.bob), Some(json!({"value": "agree"}))).await;
+    d.app
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{id}/vote"),
+            Some(&d.bob),
+            Some(json!({"value": "agree"})),
+        )
+        .await;
     d.close().await;
 
     let attempts: Vec<(Method, String, &str, Option<Value>)> = vec![
-        (POST, "/api/v1/consultations/brest/proposals".into(), &d.alice, Some(json!({"title": "t", "body": "b"}))),
-        (PATCH, format!("/api/v1/proposals/{id}"), &d.alice, Some(json!({"title": "changé"}))),
+        (
+            POST,
+            "/api/v1/consultations/brest/proposals".into(),
+            &d.alice,
+            Some(json!({"title": "t", "body": "b"})),
+        ),
+        (
+            PATCH,
+            format!("/api/v1/proposals/{id}"),
+            &d.alice,
+            Some(json!({"title": "changé"})),
+        ),
         (DELETE, format!("/api/v1/proposals/{id}"), &d.alice, None),
-        (POST, format!("/api/v1/proposals/{id}/arguments"), &d.alice, Some(json!({"stance": "against", "body": "trop tard"}))),
-        (PATCH, format!("/api/v1/arguments/{arg}"), &d.bob, Some(json!({"body": "changé"}))),
+        (
+            POST,
+            format!("/api/v1/proposals/{id}/arguments"),
+            &d.alice,
+            Some(json!({"stance": "against", "body": "trop tard"})),
+        ),
+        (
+            PATCH,
+            format!("/api/v1/arguments/{arg}"),
+            &d.bob,
+            Some(json!({"body": "changé"})),
+        ),
         (DELETE, format!("/api/v1/arguments/{arg}"), &d.bob, None),
-        (POST, format!("/api/v1/proposals/{id}/sources"), &d.alice, Some(json!({"title": "t", "url": "https://example.org"}))),
-        (PATCH, format!("/api/v1/sources/{src}"), &d.bob, Some(json!({"title": "changé"}))),
+        (
+            POST,
+            format!("/api/v1/proposals/{id}/sources"),
+            &d.alice,
+            Some(json!({"title": "t", "url": "https://example.org"})),
+        ),
+        (
+            PATCH,
+            format!("/api/v1/sources/{src}"),
+            &d.bob,
+            Some(json!({"title": "changé"})),
+        ),
         (DELETE, format!("/api/v1/sources/{src}"), &d.bob, None),
-        (PUT, format!("/api/v1/proposals/{id}/vote"), &d.alice, Some(json!({"value": "disagree"}))),
-        (PUT, format!("/api/v1/proposals/{id}/vote"), &d.bob, Some(json!({"value": "disagree"}))),
+        (
+            PUT,
+            format!("/api/v1/proposals/{id}/vote"),
+            &d.alice,
+            Some(json!({"value": "disagree"})),
+        ),
+        (
+            PUT,
+            format!("/api/v1/proposals/{id}/vote"),
+            &d.bob,
+            Some(json!({"value": "disagree"})),
+        ),
         (DELETE, format!("/api/v1/proposals/{id}/vote"), &d.bob, None),
     ];
     for (method, path, token, body) in attempts {
         let (status, response) = d.app.api(method.clone(), &path, Some(token), body).await;
-        assert_error(status, &response, StatusCode::CONFLICT, "consultation_not_open");
-        assert!(response["message"].as_str().unwrap().contains("closed"), "{method} {path}: {response}");
+        assert_error(
+            status,
+            &response,
+            StatusCode::CONFLICT,
+            "consultation_not_open",
+        );
+        assert!(
+            response["message"].as_str().unwrap().contains("closed"),
+            "{method} {path}: {response}"
+        );
     }
 
     let (status, page) = d.proposal(None, id).await;
@@ -318,8 +526,14 @@ async fn a_closed_consultation_refuses_every_change_and_stays_readable() {
     assert_eq!(page["title"], "Avant la clôture");
     assert_eq!(page["arguments_for"][0]["body"], "Argument d'avant");
     assert_eq!(page["sources"][0]["title"], "Source");
-    assert_eq!(page["votes"], json!({"agree": 1, "mixed": 0, "disagree": 0}));
-    let (_, consultation) = d.app.api(GET, "/api/v1/consultations/brest", None, None).await;
+    assert_eq!(
+        page["votes"],
+        json!({"agree": 1, "mixed": 0, "disagree": 0})
+    );
+    let (_, consultation) = d
+        .app
+        .api(GET, "/api/v1/consultations/brest", None, None)
+        .await;
     assert_eq!(consultation["state"], "closed");
     assert_eq!(consultation["proposal_count"], 1);
 }
@@ -337,12 +551,22 @@ async fn moderators_hide_content_which_leaves_the_counts() {
 
     let (status, body) = d
         .app
-        .api(PUT, &format!("/api/v1/arguments/{spam_id}/hidden"), Some(&d.alice), Some(json!({"hidden": true})))
+        .api(
+            PUT,
+            &format!("/api/v1/arguments/{spam_id}/hidden"),
+            Some(&d.alice),
+            Some(json!({"hidden": true})),
+        )
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let (status, body) = d
         .app
-        .api(PUT, &format!("/api/v1/arguments/{spam_id}/hidden"), Some(&modo), Some(json!({"hidden": true})))
+        .api(
+            PUT,
+            &format!("/api/v1/arguments/{spam_id}/hidden"),
+            Some(&modo),
+            Some(json!({"hidden": true})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["hidden"], true);
@@ -352,26 +576,56 @@ async fn moderators_hide_content_which_leaves_the_counts() {
     assert_eq!(public["arguments_for"].as_array().unwrap().len(), 1);
     assert_eq!(public["arguments_for"][0]["id"], kept["id"]);
     let (_, moderated) = d.proposal(Some(&modo), id).await;
-    assert_eq!(moderated["counts"]["arguments_for"], 1, "hidden content is not counted, even for moderators");
-    let shown: Vec<bool> = moderated["arguments_for"].as_array().unwrap().iter().map(|a| a["hidden"].as_bool().unwrap()).collect();
+    assert_eq!(
+        moderated["counts"]["arguments_for"], 1,
+        "hidden content is not counted, even for moderators"
+    );
+    let shown: Vec<bool> = moderated["arguments_for"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["hidden"].as_bool().unwrap())
+        .collect();
     assert_eq!(shown.len(), 2, "moderators still see hidden arguments");
     assert!(shown.contains(&true));
-    let (status, _) = d.app.api(GET, &format!("/api/v1/arguments/{spam_id}"), None, None).await;
+    let (status, _) = d
+        .app
+        .api(GET, &format!("/api/v1/arguments/{spam_id}"), None, None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A hidden proposal disappears for the public and from the consultation's count.
     let (status, _) = d
         .app
-        .api(PUT, &format!("/api/v1/proposals/{id}/hidden"), Some(&d.admin), Some(json!({"hidden": true})))
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{id}/hidden"),
+            Some(&d.admin),
+            Some(json!({"hidden": true})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = d.proposal(None, id).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, list) = d.app.api(GET, "/api/v1/consultations/brest/proposals", None, None).await;
+    let (_, list) = d
+        .app
+        .api(GET, "/api/v1/consultations/brest/proposals", None, None)
+        .await;
     assert!(list["items"].as_array().unwrap().is_empty());
-    let (_, list) = d.app.api(GET, "/api/v1/consultations/brest/proposals", Some(&modo), None).await;
+    let (_, list) = d
+        .app
+        .api(
+            GET,
+            "/api/v1/consultations/brest/proposals",
+            Some(&modo),
+            None,
+        )
+        .await;
     assert_eq!(list["items"][0]["hidden"], true);
-    let (_, consultation) = d.app.api(GET, "/api/v1/consultations/brest", None, None).await;
+    let (_, consultation) = d
+        .app
+        .api(GET, "/api/v1/consultations/brest", None, None)
+        .await;
     assert_eq!(consultation["proposal_count"], 0);
     let (status, body) = d.argue_raw(&d.bob, id).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
@@ -380,7 +634,12 @@ async fn moderators_hide_content_which_leaves_the_counts() {
 impl Debate {
     async fn argue_raw(&self, token: &str, id: i64) -> (StatusCode, Value) {
         self.app
-            .api(POST, &format!("/api/v1/proposals/{id}/arguments"), Some(token), Some(json!({"stance": "for", "body": "x"})))
+            .api(
+                POST,
+                &format!("/api/v1/proposals/{id}/arguments"),
+                Some(token),
+                Some(json!({"stance": "for", "body": "x"})),
+            )
             .await
     }
 }
@@ -390,26 +649,58 @@ async fn organisers_answer_proposals_and_mark_duplicates() {
     let d = debate().await;
     let original = d.propose(&d.alice, "Original").await;
     let copy = d.propose(&d.bob, "Copie").await;
-    let (oid, cid) = (original["id"].as_i64().unwrap(), copy["id"].as_i64().unwrap());
+    let (oid, cid) = (
+        original["id"].as_i64().unwrap(),
+        copy["id"].as_i64().unwrap(),
+    );
     let answer = json!({"state": "accepted", "answer": "Nous la **mettons en œuvre**."});
-    let (status, body) = d.app.api(PUT, &format!("/api/v1/proposals/{oid}/answer"), Some(&d.alice), Some(answer.clone())).await;
+    let (status, body) = d
+        .app
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{oid}/answer"),
+            Some(&d.alice),
+            Some(answer.clone()),
+        )
+        .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
-    let (status, body) = d.app.api(PUT, &format!("/api/v1/proposals/{oid}/answer"), Some(&d.admin), Some(answer)).await;
+    let (status, body) = d
+        .app
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{oid}/answer"),
+            Some(&d.admin),
+            Some(answer),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "accepted");
-    assert!(body["official_answer_html"].as_str().unwrap().contains("<strong>mettons en œuvre</strong>"));
+    assert!(
+        body["official_answer_html"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>mettons en œuvre</strong>")
+    );
 
     let (status, body) = d
         .app
-        .api(PUT, &format!("/api/v1/proposals/{cid}/answer"), Some(&d.admin),
-             Some(json!({"state": "answered", "duplicate_of": oid})))
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{cid}/answer"),
+            Some(&d.admin),
+            Some(json!({"state": "answered", "duplicate_of": oid})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["duplicate_of"]["number"], original["number"]);
     let (status, body) = d
         .app
-        .api(PUT, &format!("/api/v1/proposals/{cid}/answer"), Some(&d.admin),
-             Some(json!({"state": "maybe"})))
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{cid}/answer"),
+            Some(&d.admin),
+            Some(json!({"state": "maybe"})),
+        )
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
 
@@ -417,12 +708,24 @@ async fn organisers_answer_proposals_and_mark_duplicates() {
     d.close().await;
     let (status, body) = d
         .app
-        .api(PUT, &format!("/api/v1/proposals/{cid}/answer"), Some(&d.admin),
-             Some(json!({"state": "rejected", "answer": "Déjà couverte par l'originale."})))
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{cid}/answer"),
+            Some(&d.admin),
+            Some(json!({"state": "rejected", "answer": "Déjà couverte par l'originale."})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, list) = d.app.api(GET, "/api/v1/consultations/brest/proposals", None, None).await;
-    let states: Vec<&str> = list["items"].as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap()).collect();
+    let (_, list) = d
+        .app
+        .api(GET, "/api/v1/consultations/brest/proposals", None, None)
+        .await;
+    let states: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["state"].as_str().unwrap())
+        .collect();
     assert_eq!(states, ["rejected", "accepted"]);
 }
 
@@ -432,17 +735,61 @@ async fn bad_input_gets_400_with_a_message() {
     let proposal = d.propose(&d.alice, "Cible").await;
     let id = proposal["id"].as_i64().unwrap();
     let cases: Vec<(Method, String, Option<Value>)> = vec![
-        (POST, "/api/v1/consultations/brest/proposals".into(), Some(json!({"title": "   ", "body": "b"}))),
-        (POST, "/api/v1/consultations/brest/proposals".into(), Some(json!({"body": "sans titre"}))),
-        (POST, "/api/v1/consultations/brest/proposals".into(), Some(json!({"title": "x".repeat(201), "body": "b"}))),
-        (POST, format!("/api/v1/proposals/{id}/arguments"), Some(json!({"stance": "maybe", "body": "b"}))),
-        (POST, format!("/api/v1/proposals/{id}/arguments"), Some(json!({"stance": "for", "body": ""}))),
-        (POST, format!("/api/v1/proposals/{id}/sources"), Some(json!({"title": "t", "url": "javascript:alert(1)"}))),
-        (POST, format!("/api/v1/proposals/{id}/sources"), Some(json!({"title": "t", "url": "pas une url"}))),
-        (PUT, format!("/api/v1/proposals/{id}/vote"), Some(json!({"value": "yes"}))),
-        (GET, "/api/v1/consultations/brest/proposals?limit=0".into(), None),
-        (GET, "/api/v1/consultations/brest/proposals?cursor=nope".into(), None),
-        (GET, "/api/v1/consultations/brest/proposals?sort=random".into(), None),
+        (
+            POST,
+            "/api/v1/consultations/brest/proposals".into(),
+            Some(json!({"title": "   ", "body": "b"})),
+        ),
+        (
+            POST,
+            "/api/v1/consultations/brest/proposals".into(),
+            Some(json!({"body": "sans titre"})),
+        ),
+        (
+            POST,
+            "/api/v1/consultations/brest/proposals".into(),
+            Some(json!({"title": "x".repeat(201), "body": "b"})),
+        ),
+        (
+            POST,
+            format!("/api/v1/proposals/{id}/arguments"),
+            Some(json!({"stance": "maybe", "body": "b"})),
+        ),
+        (
+            POST,
+            format!("/api/v1/proposals/{id}/arguments"),
+            Some(json!({"stance": "for", "body": ""})),
+        ),
+        (
+            POST,
+            format!("/api/v1/proposals/{id}/sources"),
+            Some(json!({"title": "t", "url": "javascript:alert(1)"})),
+        ),
+        (
+            POST,
+            format!("/api/v1/proposals/{id}/sources"),
+            Some(json!({"title": "t", "url": "pas une url"})),
+        ),
+        (
+            PUT,
+            format!("/api/v1/proposals/{id}/vote"),
+            Some(json!({"value": "yes"})),
+        ),
+        (
+            GET,
+            "/api/v1/consultations/brest/proposals?limit=0".into(),
+            None,
+        ),
+        (
+            GET,
+            "/api/v1/consultations/brest/proposals?cursor=nope".into(),
+            None,
+        ),
+        (
+            GET,
+            "/api/v1/consultations/brest/proposals?sort=random".into(),
+            None,
+        ),
         (GET, "/api/v1/proposals/abc".into(), None),
     ];
     for (method, path, body) in cases {
@@ -453,7 +800,10 @@ async fn bad_input_gets_400_with_a_message() {
     let response = d
         .app
         .client
-        .post(format!("{}/api/v1/consultations/brest/proposals", d.app.url))
+        .post(format!(
+            "{}/api/v1/consultations/brest/proposals",
+            d.app.url
+        ))
         .bearer_auth(&d.alice)
         .header("content-type", "application/json")
         .body("{not json")
@@ -464,10 +814,16 @@ async fn bad_input_gets_400_with_a_message() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "bad_request");
     // Nothing was stored by any of these.
-    let (_, list) = d.app.api(GET, "/api/v1/consultations/brest/proposals", None, None).await;
+    let (_, list) = d
+        .app
+        .api(GET, "/api/v1/consultations/brest/proposals", None, None)
+        .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let (_, page) = d.proposal(None, id).await;
-    assert_eq!(page["counts"], json!({"arguments_for": 0, "arguments_against": 0, "sources": 0}));
+    assert_eq!(
+        page["counts"],
+        json!({"arguments_for": 0, "arguments_against": 0, "sources": 0})
+    );
 }
 
 #[tokio::test]
@@ -475,13 +831,31 @@ async fn proposals_sort_and_paginate_without_gaps_or_duplicates() {
     let d = debate().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(d.propose(&d.alice, &format!("Proposition {i}")).await["id"].as_i64().unwrap());
+        ids.push(
+            d.propose(&d.alice, &format!("Proposition {i}")).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     // Proposal 1 gets two votes, proposal 3 one vote; proposal 4 two arguments.
     for token in [&d.alice, &d.bob] {
-        d.app.api(PUT, &format!("/api/v1/proposals/{}/vote", ids[1]), Some(token), Some(json!({"value": "agree"}))).await;
+        d.app
+            .api(
+                PUT,
+                &format!("/api/v1/proposals/{}/vote", ids[1]),
+                Some(token),
+                Some(json!({"value": "agree"})),
+            )
+            .await;
     }
-    d.app.api(PUT, &format!("/api/v1/proposals/{}/vote", ids[3]), Some(&d.bob), Some(json!({"value": "disagree"}))).await;
+    d.app
+        .api(
+            PUT,
+            &format!("/api/v1/proposals/{}/vote", ids[3]),
+            Some(&d.bob),
+            Some(json!({"value": "disagree"})),
+        )
+        .await;
     d.argue(&d.bob, ids[4], "for", "un").await;
     d.argue(&d.bob, ids[4], "against", "deux").await;
 
@@ -497,7 +871,13 @@ async fn proposals_sort_and_paginate_without_gaps_or_duplicates() {
                 }
                 let (status, page) = app.api(GET, &path, None, None).await;
                 assert_eq!(status, StatusCode::OK, "{page}");
-                seen.extend(page["items"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()));
+                seen.extend(
+                    page["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["id"].as_i64().unwrap()),
+                );
                 match page["next_cursor"].as_str() {
                     Some(next) => cursor = Some(next.to_owned()),
                     None => break,
@@ -516,49 +896,134 @@ async fn proposals_sort_and_paginate_without_gaps_or_duplicates() {
     let mut sorted = by_arguments.clone();
     sorted.sort();
     sorted.dedup();
-    assert_eq!(sorted.len(), 5, "every proposal exactly once: {by_arguments:?}");
+    assert_eq!(
+        sorted.len(),
+        5,
+        "every proposal exactly once: {by_arguments:?}"
+    );
 }
 
 #[tokio::test]
 async fn sign_up_tokens_and_verified_badges() {
     let d = debate().await;
     let app = &d.app;
-    let (status, body) = app.api(POST, "/api/v1/accounts", None, Some(json!({"username": "claire", "password": "assez-long-oui"}))).await;
+    let (status, body) = app
+        .api(
+            POST,
+            "/api/v1/accounts",
+            None,
+            Some(json!({"username": "claire", "password": "assez-long-oui"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = app.api(POST, "/api/v1/accounts", None, Some(json!({"username": "claire", "password": "assez-long-oui"}))).await;
+    let (status, body) = app
+        .api(
+            POST,
+            "/api/v1/accounts",
+            None,
+            Some(json!({"username": "claire", "password": "assez-long-oui"})),
+        )
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
-    let (status, body) = app.api(POST, "/api/v1/accounts", None, Some(json!({"username": "brest", "password": "assez-long-oui"}))).await;
+    let (status, body) = app
+        .api(
+            POST,
+            "/api/v1/accounts",
+            None,
+            Some(json!({"username": "brest", "password": "assez-long-oui"})),
+        )
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
-    let (status, body) = app.api(POST, "/api/v1/accounts", None, Some(json!({"username": "dave", "password": "court"}))).await;
+    let (status, body) = app
+        .api(
+            POST,
+            "/api/v1/accounts",
+            None,
+            Some(json!({"username": "dave", "password": "court"})),
+        )
+        .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
 
     // Wrong password and unknown user read the same.
-    let (s1, b1) = app.api(POST, "/api/v1/auth/token", None, Some(json!({"username": "claire", "password": "mauvais-mot"}))).await;
-    let (s2, b2) = app.api(POST, "/api/v1/auth/token", None, Some(json!({"username": "personne", "password": "mauvais-mot"}))).await;
+    let (s1, b1) = app
+        .api(
+            POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"username": "claire", "password": "mauvais-mot"})),
+        )
+        .await;
+    let (s2, b2) = app
+        .api(
+            POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"username": "personne", "password": "mauvais-mot"})),
+        )
+        .await;
     assert_error(s1, &b1, StatusCode::UNAUTHORIZED, "unauthorized");
     assert_eq!((s1, &b1), (s2, &b2));
 
-    let (status, body) = app.api(POST, "/api/v1/auth/token", None, Some(json!({"username": "claire", "password": "assez-long-oui"}))).await;
+    let (status, body) = app
+        .api(
+            POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"username": "claire", "password": "assez-long-oui"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let claire = body["token"].as_str().unwrap().to_owned();
     let proposal = d.propose(&claire, "Proposition de Claire").await;
     assert_eq!(proposal["author"]["verified"], Value::Null);
 
-    let (status, _) = app.api(PUT, "/api/v1/accounts/claire/verification", Some(&d.alice), Some(json!({"label": "Faux"}))).await;
+    let (status, _) = app
+        .api(
+            PUT,
+            "/api/v1/accounts/claire/verification",
+            Some(&d.alice),
+            Some(json!({"label": "Faux"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = app.api(PUT, "/api/v1/accounts/claire/verification", Some(&d.admin), Some(json!({"label": "Ville de Brest"}))).await;
+    let (status, body) = app
+        .api(
+            PUT,
+            "/api/v1/accounts/claire/verification",
+            Some(&d.admin),
+            Some(json!({"label": "Ville de Brest"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, page) = d.proposal(None, proposal["id"].as_i64().unwrap()).await;
     assert_eq!(page["author"]["verified"], "Ville de Brest");
 
-    let (status, _) = app.api(DELETE, "/api/v1/auth/token", Some(&claire), None).await;
+    let (status, _) = app
+        .api(DELETE, "/api/v1/auth/token", Some(&claire), None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = app
-        .api(POST, "/api/v1/consultations/brest/proposals", Some(&claire), Some(json!({"title": "t", "body": "b"})))
+        .api(
+            POST,
+            "/api/v1/consultations/brest/proposals",
+            Some(&claire),
+            Some(json!({"title": "t", "body": "b"})),
+        )
         .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
-    let (status, _) = app.api(GET, "/api/v1/consultations/brest/proposals", Some("garbage"), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "a bad token is refused, not ignored");
+    let (status, _) = app
+        .api(
+            GET,
+            "/api/v1/consultations/brest/proposals",
+            Some("garbage"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a bad token is refused, not ignored"
+    );
 }
 
 #[tokio::test]
@@ -579,7 +1044,10 @@ async fn the_openapi_document_describes_the_routes() {
         ("/api/v1/proposals/{id}/sources", "post"),
         ("/api/v1/proposals/{id}/vote", "put"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
     }
     assert!(doc["components"]["schemas"]["ProposalDetail"].is_object());
 }

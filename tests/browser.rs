@@ -20,7 +20,11 @@ impl Drop for Driver {
 }
 
 async fn start_browser(profile: &std::path::Path) -> (Driver, fantoccini::Client) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let driver = Driver(
         Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
             .arg(format!("--port={port}"))
@@ -59,7 +63,13 @@ async fn start_browser(profile: &std::path::Path) -> (Driver, fantoccini::Client
 }
 
 async fn text_of(browser: &fantoccini::Client, css: &str) -> String {
-    browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -82,8 +92,20 @@ async fn a_citizen_signs_in_posts_an_argument_and_sees_the_count_change() {
     let (_driver, browser) = start_browser(profile.path()).await;
 
     browser.goto(&format!("{}/login", app.url)).await.unwrap();
-    browser.find(Locator::Css("#username")).await.unwrap().send_keys("alice").await.unwrap();
-    browser.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser
+        .find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
     browser
         .find(Locator::Css("form button[type=submit]"))
         .await
@@ -91,22 +113,46 @@ async fn a_citizen_signs_in_posts_an_argument_and_sees_the_count_change() {
         .click()
         .await
         .unwrap();
-    browser.wait().for_element(Locator::Css("body")).await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("body"))
+        .await
+        .unwrap();
 
-    browser.goto(&format!("{}/proposals/{id}", app.url)).await.unwrap();
+    browser
+        .goto(&format!("{}/proposals/{id}", app.url))
+        .await
+        .unwrap();
     let before = text_of(&browser, "#arguments-for-count").await;
     assert!(before.contains("Aucun argument pour"), "before: {before}");
-    assert!(text_of(&browser, "body").await.contains("alice"), "signed in as alice");
+    assert!(
+        text_of(&browser, "body").await.contains("alice"),
+        "signed in as alice"
+    );
 
-    browser.find(Locator::Css("#stance-for")).await.unwrap().click().await.unwrap();
+    browser
+        .find(Locator::Css("#stance-for"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser
         .find(Locator::Css("#argument-body"))
         .await
         .unwrap()
-        .send_keys("Les données ouvertes permettent aux habitants de vérifier les choix de la ville.")
+        .send_keys(
+            "Les données ouvertes permettent aux habitants de vérifier les choix de la ville.",
+        )
         .await
         .unwrap();
-    browser.find(Locator::Css("#argument-submit")).await.unwrap().click().await.unwrap();
+    browser
+        .find(Locator::Css("#argument-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 
     let mut after = String::new();
     for _ in 0..50 {
@@ -120,12 +166,25 @@ async fn a_citizen_signs_in_posts_an_argument_and_sees_the_count_change() {
     }
     assert!(after.contains("1 argument pour"), "after: {after}");
     assert!(
-        text_of(&browser, "#arguments-for").await.contains("vérifier les choix de la ville"),
+        text_of(&browser, "#arguments-for")
+            .await
+            .contains("vérifier les choix de la ville"),
         "the new argument shows in the 'for' column"
     );
-    assert!(text_of(&browser, "#arguments-against-count").await.contains("Aucun argument contre"));
+    assert!(
+        text_of(&browser, "#arguments-against-count")
+            .await
+            .contains("Aucun argument contre")
+    );
 
-    let (_, stored) = app.api(reqwest::Method::GET, &format!("/api/v1/proposals/{id}"), None, None).await;
+    let (_, stored) = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/proposals/{id}"),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(stored["counts"]["arguments_for"], 1);
     assert_eq!(stored["arguments_for"][0]["author"]["username"], "alice");
     browser.close().await.unwrap();

@@ -61,35 +61,91 @@ fn admin_commands_create_and_verify_accounts_with_clear_errors() {
 
     let out = palabre(&config, &["migrate"], None);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(dir.path().join("node.sqlite").exists(), "the SQLite file is created on first start");
+    assert!(
+        dir.path().join("node.sqlite").exists(),
+        "the SQLite file is created on first start"
+    );
 
-    let out = palabre(&config, &["admin", "create-user", "alice", "--password-stdin", "--admin", "--verified", "Ville de Kerlann"], Some("un mot de passe sûr\n"));
+    let out = palabre(
+        &config,
+        &[
+            "admin",
+            "create-user",
+            "alice",
+            "--password-stdin",
+            "--admin",
+            "--verified",
+            "Ville de Kerlann",
+        ],
+        Some("un mot de passe sûr\n"),
+    );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("created admin account 'alice'"), "{}", text(&out));
+    assert!(
+        text(&out).contains("created admin account 'alice'"),
+        "{}",
+        text(&out)
+    );
 
-    let out = palabre(&config, &["admin", "create-user", "alice", "--password-stdin"], Some("un autre mot de passe\n"));
+    let out = palabre(
+        &config,
+        &["admin", "create-user", "alice", "--password-stdin"],
+        Some("un autre mot de passe\n"),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("already taken"), "{}", text(&out));
 
-    let out = palabre(&config, &["admin", "create-user", "bob", "--password-stdin"], Some("court\n"));
+    let out = palabre(
+        &config,
+        &["admin", "create-user", "bob", "--password-stdin"],
+        Some("court\n"),
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("at least 8 characters"), "{}", text(&out));
+    assert!(
+        text(&out).contains("at least 8 characters"),
+        "{}",
+        text(&out)
+    );
 
-    let out = palabre(&config, &["admin", "create-user", "Bob!", "--password-stdin"], Some("assez long vraiment\n"));
+    let out = palabre(
+        &config,
+        &["admin", "create-user", "Bob!", "--password-stdin"],
+        Some("assez long vraiment\n"),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("lowercase letters"), "{}", text(&out));
 
     let out = palabre(&config, &["admin", "create-user", "carol"], None);
-    assert_eq!(out.status.code(), Some(2), "the password must come from stdin: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the password must come from stdin: {}",
+        text(&out)
+    );
 
-    let out = palabre(&config, &["admin", "create-user", "carol", "--password-stdin"], Some("le mot de passe de carol\n"));
+    let out = palabre(
+        &config,
+        &["admin", "create-user", "carol", "--password-stdin"],
+        Some("le mot de passe de carol\n"),
+    );
     assert!(out.status.success(), "{}", text(&out));
-    let out = palabre(&config, &["admin", "verify", "carol", "Compte vérifié"], None);
+    let out = palabre(
+        &config,
+        &["admin", "verify", "carol", "Compte vérifié"],
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Compte vérifié"));
-    let out = palabre(&config, &["admin", "verify", "nobody", "Compte vérifié"], None);
+    let out = palabre(
+        &config,
+        &["admin", "verify", "nobody", "Compte vérifié"],
+        None,
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("no account named 'nobody'"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no account named 'nobody'"),
+        "{}",
+        text(&out)
+    );
 
     let missing = dir.path().join("missing.toml");
     let out = palabre(&missing, &["migrate"], None);
@@ -115,7 +171,10 @@ async fn demo_then_serve_shows_a_closed_and_an_open_consultation() {
     assert!(out.status.success(), "{}", text(&out));
     let out = palabre(&config, &["demo"], None);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("already loaded"), "running the demo twice changes nothing");
+    assert!(
+        text(&out).contains("already loaded"),
+        "running the demo twice changes nothing"
+    );
 
     // Environment variables override the config file: serve on another port than the file's.
     let port = free_port();
@@ -125,7 +184,10 @@ async fn demo_then_serve_shows_a_closed_and_an_open_consultation() {
             .arg(&config)
             .arg("serve")
             .env("PALABRE_SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env("PALABRE_SERVER__PUBLIC_URL", format!("http://localhost:{port}"))
+            .env(
+                "PALABRE_SERVER__PUBLIC_URL",
+                format!("http://localhost:{port}"),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -135,48 +197,89 @@ async fn demo_then_serve_shows_a_closed_and_an_open_consultation() {
     let client = reqwest::Client::new();
     let mut consultations = Value::Null;
     for _ in 0..100 {
-        if let Ok(response) = client.get(format!("{base}/api/v1/consultations")).send().await {
+        if let Ok(response) = client
+            .get(format!("{base}/api/v1/consultations"))
+            .send()
+            .await
+        {
             consultations = response.json().await.unwrap();
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let list = consultations.as_array().expect("the node answers on the overridden port");
+    let list = consultations
+        .as_array()
+        .expect("the node answers on the overridden port");
     let state_of = |slug: &str| {
-        list.iter().find(|c| c["slug"] == slug).map(|c| c["state"].as_str().unwrap().to_owned())
+        list.iter()
+            .find(|c| c["slug"] == slug)
+            .map(|c| c["state"].as_str().unwrap().to_owned())
     };
-    assert_eq!(state_of("transformation-numerique").as_deref(), Some("closed"));
-    assert_eq!(state_of("kerlann-services-numeriques").as_deref(), Some("open"));
-    assert_eq!(state_of("kerlann-budget-participatif").as_deref(), Some("upcoming"));
+    assert_eq!(
+        state_of("transformation-numerique").as_deref(),
+        Some("closed")
+    );
+    assert_eq!(
+        state_of("kerlann-services-numeriques").as_deref(),
+        Some("open")
+    );
+    assert_eq!(
+        state_of("kerlann-budget-participatif").as_deref(),
+        Some("upcoming")
+    );
     assert!(list[0]["url"].as_str().unwrap().starts_with(&base));
 
     // The closed national debate reads like the seed pages: verified authors, arguments both ways.
     let page: Value = client
-        .get(format!("{base}/api/v1/consultations/transformation-numerique/proposals?sort=arguments"))
-        .send().await.unwrap().json().await.unwrap();
+        .get(format!(
+            "{base}/api/v1/consultations/transformation-numerique/proposals?sort=arguments"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let top = &page["items"][0];
-    assert!(top["counts"]["arguments_for"].as_i64().unwrap() >= 3, "{top}");
-    assert!(top["counts"]["arguments_against"].as_i64().unwrap() >= 1, "{top}");
+    assert!(
+        top["counts"]["arguments_for"].as_i64().unwrap() >= 3,
+        "{top}"
+    );
+    assert!(
+        top["counts"]["arguments_against"].as_i64().unwrap() >= 1,
+        "{top}"
+    );
     assert_eq!(top["author"]["verified"], "Compte vérifié");
 
     // Demo accounts sign in; the closed consultation refuses them, the open one takes them.
     let token: Value = client
         .post(format!("{base}/api/v1/auth/token"))
         .json(&json!({"username": "camille", "password": "palabre-demo"}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = token["token"].as_str().expect("demo login works");
     let closed_id = top["id"].as_i64().unwrap();
     let response = client
         .post(format!("{base}/api/v1/proposals/{closed_id}/arguments"))
         .bearer_auth(token)
         .json(&json!({"stance": "for", "body": "Trop tard ?"}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::CONFLICT);
     let response = client
-        .post(format!("{base}/api/v1/consultations/kerlann-services-numeriques/proposals"))
+        .post(format!(
+            "{base}/api/v1/consultations/kerlann-services-numeriques/proposals"
+        ))
         .bearer_auth(token)
         .json(&json!({"title": "Des bancs connectés ?", "body": "Pour recharger son téléphone."}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::CREATED);
     drop(server);
 }

@@ -36,7 +36,9 @@ pub struct Node {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl Node {
@@ -45,7 +47,13 @@ impl Node {
         command
             .args(args)
             .env_remove("PALABRE_CONFIG")
-            .env("PALABRE_DATABASE__URL", format!("sqlite://{}/node.sqlite?mode=rwc", self.dir.path().display()))
+            .env(
+                "PALABRE_DATABASE__URL",
+                format!(
+                    "sqlite://{}/node.sqlite?mode=rwc",
+                    self.dir.path().display()
+                ),
+            )
             .env("PALABRE_SERVER__PUBLIC_URL", &self.url)
             .env("PALABRE_INSTANCE__NAME", &self.name);
         Ok(command)
@@ -57,7 +65,12 @@ impl Node {
         let port = free_port()?;
         let url = format!("http://localhost:{port}");
         let placeholder = Command::new("true").spawn()?;
-        let mut node = Node { name: name.to_owned(), url, process: placeholder, dir };
+        let mut node = Node {
+            name: name.to_owned(),
+            url,
+            process: placeholder,
+            dir,
+        };
         let log = std::fs::File::create(node.dir.path().join("node.log"))?;
         node.process = node
             .command(&["serve"])?
@@ -68,7 +81,10 @@ impl Node {
             .context("cannot start palabre serve")?;
         let client = reqwest::Client::new();
         for _ in 0..200 {
-            if let Ok(response) = client.get(format!("{}/api/v1/consultations", node.url)).send().await
+            if let Ok(response) = client
+                .get(format!("{}/api/v1/consultations", node.url))
+                .send()
+                .await
                 && response.status().is_success()
             {
                 return Ok(node);
@@ -88,11 +104,23 @@ impl Node {
         if admin {
             args.push("--admin");
         }
-        let mut child = self.command(&args)?.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-        child.stdin.take().context("stdin")?.write_all(password.as_bytes())?;
+        let mut child = self
+            .command(&args)?
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .context("stdin")?
+            .write_all(password.as_bytes())?;
         let output = child.wait_with_output()?;
         if !output.status.success() {
-            bail!("create-user failed: {}", String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "create-user failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         Ok(())
     }

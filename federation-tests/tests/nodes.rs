@@ -7,7 +7,12 @@ async fn token(client: &reqwest::Client, node: &Node, user: &str) -> String {
     let body: Value = client
         .post(format!("{}/api/v1/auth/token", node.url))
         .json(&json!({"username": user, "password": "mot de passe solide"}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     body["token"].as_str().expect("token").to_owned()
 }
 
@@ -21,7 +26,8 @@ async fn three_nodes_run_side_by_side_with_their_own_data_and_origins() {
     .expect("three nodes start");
     let client = reqwest::Client::new();
     for node in [&ministry, &commune, &second] {
-        node.create_user("orga", "mot de passe solide", true).unwrap();
+        node.create_user("orga", "mot de passe solide", true)
+            .unwrap();
     }
     // The same slug on two nodes: handles are per node (`brest@host`).
     for node in [&ministry, &commune] {
@@ -30,16 +36,38 @@ async fn three_nodes_run_side_by_side_with_their_own_data_and_origins() {
         let response = client
             .post(format!("{}/api/v1/consultations", node.url))
             .bearer_auth(&token)
-            .json(&json!({"slug": "numerique", "title": format!("Consultation de {}", node.name),
-                          "body": "…", "opens_at": now.0, "closes_at": now.1}))
-            .send().await.unwrap();
+            .json(
+                &json!({"slug": "numerique", "title": format!("Consultation de {}", node.name),
+                          "body": "…", "opens_at": now.0, "closes_at": now.1}),
+            )
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 201, "{}", node.log());
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["url"], format!("{}/consultations/numerique", node.url));
     }
-    let listed: Value = client.get(format!("{}/api/v1/consultations", second.url)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed, json!([]), "the third node has nothing of the others yet");
-    let listed: Value = client.get(format!("{}/api/v1/consultations", commune.url)).send().await.unwrap().json().await.unwrap();
+    let listed: Value = client
+        .get(format!("{}/api/v1/consultations", second.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        json!([]),
+        "the third node has nothing of the others yet"
+    );
+    let listed: Value = client
+        .get(format!("{}/api/v1/consultations", commune.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed[0]["title"], "Consultation de Ville de Brest");
 }
 

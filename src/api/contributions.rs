@@ -49,7 +49,9 @@ pub async fn get_argument(
     user: MaybeApiUser,
     ApiPath(id): ApiPath<i32>,
 ) -> AppResult<Json<ArgumentView>> {
-    Ok(Json(contributions::get_argument(&state, user.actor(), id).await?))
+    Ok(Json(
+        contributions::get_argument(&state, user.actor(), id).await?,
+    ))
 }
 
 /// Edit one's own argument while the consultation is open.
@@ -104,7 +106,9 @@ pub async fn list_sources(
     user: MaybeApiUser,
     ApiPath(id): ApiPath<i32>,
 ) -> AppResult<Json<Vec<SourceView>>> {
-    Ok(Json(contributions::list_sources(&state, user.actor(), id).await?))
+    Ok(Json(
+        contributions::list_sources(&state, user.actor(), id).await?,
+    ))
 }
 
 /// Add a source (title, http(s) link, optional description) while the consultation is open.

@@ -99,7 +99,10 @@ impl OptionalFromRequestParts<AppState> for ApiUser {
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         <ApiUser as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
             .await?
             .ok_or_else(|| {
@@ -114,7 +117,10 @@ impl FromRequestParts<AppState> for ApiUser {
 impl FromRequestParts<AppState> for MaybeApiUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(MaybeApiUser(
             <ApiUser as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
                 .await?,

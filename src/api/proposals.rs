@@ -68,7 +68,9 @@ pub async fn update(
     ApiPath(id): ApiPath<i32>,
     ApiJson(body): ApiJson<ProposalChanges>,
 ) -> AppResult<Json<ProposalView>> {
-    Ok(Json(proposals::update(&state, &user.actor, id, body).await?))
+    Ok(Json(
+        proposals::update(&state, &user.actor, id, body).await?,
+    ))
 }
 
 /// Withdraw one's own proposal while the consultation is open.
@@ -110,7 +112,9 @@ pub async fn answer(
     ApiPath(id): ApiPath<i32>,
     ApiJson(body): ApiJson<OfficialAnswer>,
 ) -> AppResult<Json<ProposalView>> {
-    Ok(Json(proposals::answer(&state, &user.actor, id, body).await?))
+    Ok(Json(
+        proposals::answer(&state, &user.actor, id, body).await?,
+    ))
 }
 
 /// Cast or change the caller's vote.
@@ -124,7 +128,9 @@ pub async fn cast_vote(
     ApiPath(id): ApiPath<i32>,
     ApiJson(body): ApiJson<CastVote>,
 ) -> AppResult<Json<VoteResult>> {
-    Ok(Json(votes::cast(&state, &user.actor, id, body.value).await?))
+    Ok(Json(
+        votes::cast(&state, &user.actor, id, body.value).await?,
+    ))
 }
 
 /// Withdraw the caller's vote.

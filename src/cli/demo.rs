@@ -4,8 +4,8 @@
 //! services as real use; only the dates of the closed consultation's contributions are moved
 //! back afterwards, so that the pages read like a debate that really took place.
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::app::AppState;
 use crate::domain::{Actor, ProposalState, Role, Stance, VoteValue};
@@ -31,17 +31,72 @@ struct Person {
 }
 
 const PEOPLE: &[Person] = &[
-    Person { username: "orga", display_name: "Équipe de la concertation", role: Role::Admin, verified: Some("Compte vérifié") },
-    Person { username: "modo", display_name: "Modération", role: Role::Moderator, verified: None },
-    Person { username: "propositions", display_name: "Propositions dans le débat public", role: Role::Member, verified: Some("Compte vérifié") },
-    Person { username: "labo-public", display_name: "Labo d'innovation publique", role: Role::Member, verified: Some("Administration") },
-    Person { username: "fedenum", display_name: "Fédération du numérique", role: Role::Member, verified: Some("Organisation professionnelle") },
-    Person { username: "ville-kerlann", display_name: "Ville de Kerlann", role: Role::Admin, verified: Some("Collectivité") },
-    Person { username: "camille", display_name: "Camille L.", role: Role::Member, verified: None },
-    Person { username: "yannick", display_name: "Yannick Le Gall", role: Role::Member, verified: None },
-    Person { username: "soizic", display_name: "Soizic", role: Role::Member, verified: None },
-    Person { username: "mathis", display_name: "Mathis R.", role: Role::Member, verified: None },
-    Person { username: "nadia", display_name: "Nadia B.", role: Role::Member, verified: None },
+    Person {
+        username: "orga",
+        display_name: "Équipe de la concertation",
+        role: Role::Admin,
+        verified: Some("Compte vérifié"),
+    },
+    Person {
+        username: "modo",
+        display_name: "Modération",
+        role: Role::Moderator,
+        verified: None,
+    },
+    Person {
+        username: "propositions",
+        display_name: "Propositions dans le débat public",
+        role: Role::Member,
+        verified: Some("Compte vérifié"),
+    },
+    Person {
+        username: "labo-public",
+        display_name: "Labo d'innovation publique",
+        role: Role::Member,
+        verified: Some("Administration"),
+    },
+    Person {
+        username: "fedenum",
+        display_name: "Fédération du numérique",
+        role: Role::Member,
+        verified: Some("Organisation professionnelle"),
+    },
+    Person {
+        username: "ville-kerlann",
+        display_name: "Ville de Kerlann",
+        role: Role::Admin,
+        verified: Some("Collectivité"),
+    },
+    Person {
+        username: "camille",
+        display_name: "Camille L.",
+        role: Role::Member,
+        verified: None,
+    },
+    Person {
+        username: "yannick",
+        display_name: "Yannick Le Gall",
+        role: Role::Member,
+        verified: None,
+    },
+    Person {
+        username: "soizic",
+        display_name: "Soizic",
+        role: Role::Member,
+        verified: None,
+    },
+    Person {
+        username: "mathis",
+        display_name: "Mathis R.",
+        role: Role::Member,
+        verified: None,
+    },
+    Person {
+        username: "nadia",
+        display_name: "Nadia B.",
+        role: Role::Member,
+        verified: None,
+    },
 ];
 
 struct DemoArgument {
@@ -74,40 +129,103 @@ const NATIONAL_PROPOSALS: &[DemoProposal] = &[
         title: "Mettre en réseau les agents publics qui font du numérique",
         body: "- Réunir plusieurs fois par an les équipes numériques des ministères, des collectivités et des opérateurs, autour de journées d'échange et de défis ouverts.\n\n- Donner à chaque agent un espace pour partager ses retours d'expérience, ses outils et ses erreurs, au-delà de son administration.",
         arguments: &[
-            DemoArgument { author: "labo-public", stance: Stance::For, body: "Nous animons déjà des rencontres mensuelles entre services : elles ont fait naître plusieurs projets communs que personne n'aurait lancés seul. Un réseau national donnerait de l'ampleur à ces initiatives." },
-            DemoArgument { author: "fedenum", stance: Stance::For, body: "Ouvrir ces rencontres aux entreprises et aux associations du secteur permettrait de confronter les besoins publics aux solutions existantes." },
-            DemoArgument { author: "yannick", stance: Stance::For, body: "Tout à fait d'accord. On pourrait aller plus loin avec des communautés par ministère, qui feraient remonter les bonnes pratiques vers un niveau interministériel." },
-            DemoArgument { author: "soizic", stance: Stance::Against, body: "Attention à ne pas brouiller la frontière entre intérêt général et intérêts privés : ces échanges doivent servir à mieux distinguer ce qui relève du service public, pas à l'aligner sur le privé." },
+            DemoArgument {
+                author: "labo-public",
+                stance: Stance::For,
+                body: "Nous animons déjà des rencontres mensuelles entre services : elles ont fait naître plusieurs projets communs que personne n'aurait lancés seul. Un réseau national donnerait de l'ampleur à ces initiatives.",
+            },
+            DemoArgument {
+                author: "fedenum",
+                stance: Stance::For,
+                body: "Ouvrir ces rencontres aux entreprises et aux associations du secteur permettrait de confronter les besoins publics aux solutions existantes.",
+            },
+            DemoArgument {
+                author: "yannick",
+                stance: Stance::For,
+                body: "Tout à fait d'accord. On pourrait aller plus loin avec des communautés par ministère, qui feraient remonter les bonnes pratiques vers un niveau interministériel.",
+            },
+            DemoArgument {
+                author: "soizic",
+                stance: Stance::Against,
+                body: "Attention à ne pas brouiller la frontière entre intérêt général et intérêts privés : ces échanges doivent servir à mieux distinguer ce qui relève du service public, pas à l'aligner sur le privé.",
+            },
         ],
-        sources: &[DemoSource { author: "labo-public", title: "Retour d'expérience : un an de rencontres inter-services", url: "https://example.org/retours/rencontres-inter-services", description: Some("Bilan chiffré des rencontres organisées en 2014.") }],
-        votes: &[("camille", VoteValue::Agree), ("yannick", VoteValue::Agree), ("soizic", VoteValue::Mixed), ("mathis", VoteValue::Agree), ("nadia", VoteValue::Disagree)],
-        answer: Some((ProposalState::Accepted, "Un réseau des communautés numériques de l'État sera lancé au premier semestre, ouvert aux collectivités volontaires.")),
+        sources: &[DemoSource {
+            author: "labo-public",
+            title: "Retour d'expérience : un an de rencontres inter-services",
+            url: "https://example.org/retours/rencontres-inter-services",
+            description: Some("Bilan chiffré des rencontres organisées en 2014."),
+        }],
+        votes: &[
+            ("camille", VoteValue::Agree),
+            ("yannick", VoteValue::Agree),
+            ("soizic", VoteValue::Mixed),
+            ("mathis", VoteValue::Agree),
+            ("nadia", VoteValue::Disagree),
+        ],
+        answer: Some((
+            ProposalState::Accepted,
+            "Un réseau des communautés numériques de l'État sera lancé au premier semestre, ouvert aux collectivités volontaires.",
+        )),
     },
     DemoProposal {
         author: "camille",
         title: "Ouvrir des laboratoires d'innovation dans les administrations",
         body: "Créer dans chaque administration un lieu où les agents peuvent tester des idées, réutiliser leurs propres données et prototyper des services, sans attendre que la demande remonte toute la hiérarchie.\n\nUne boîte à idées numérique pourrait servir de porte d'entrée.",
-        arguments: &[
-            DemoArgument { author: "mathis", stance: Stance::For, body: "Ces laboratoires doivent pouvoir produire du logiciel, pas seulement accompagner : sinon les prototypes qui marchent ne sortent jamais du laboratoire." },
-        ],
+        arguments: &[DemoArgument {
+            author: "mathis",
+            stance: Stance::For,
+            body: "Ces laboratoires doivent pouvoir produire du logiciel, pas seulement accompagner : sinon les prototypes qui marchent ne sortent jamais du laboratoire.",
+        }],
         sources: &[],
         votes: &[("yannick", VoteValue::Agree), ("nadia", VoteValue::Agree)],
-        answer: Some((ProposalState::UnderStudy, "La proposition est étudiée avec les secrétariats généraux des ministères.")),
+        answer: Some((
+            ProposalState::UnderStudy,
+            "La proposition est étudiée avec les secrétariats généraux des ministères.",
+        )),
     },
     DemoProposal {
         author: "propositions",
         title: "Déployer le numérique dans les services publics de proximité",
         body: "- Proposer aux territoires une offre de services mutualisés pour accompagner les réorganisations.\n\n- Repérer et faire connaître les initiatives locales qui rapprochent l'action publique de ses usagers.",
         arguments: &[
-            DemoArgument { author: "fedenum", stance: Stance::For, body: "Des outils mutualisés à l'échelle d'un territoire faciliteraient aussi les démarches des petites entreprises." },
-            DemoArgument { author: "nadia", stance: Stance::For, body: "Les applications de signalement d'un problème sur la voie publique montrent que cela fonctionne, à condition que la collectivité réponde vraiment." },
-            DemoArgument { author: "camille", stance: Stance::For, body: "D'accord, mais il faut d'abord former les agents : un outil mal maîtrisé ne rapproche personne." },
-            DemoArgument { author: "labo-public", stance: Stance::For, body: "Sans un socle solide (réseaux, équipements, hébergement), aucun service de proximité ne tiendra dans la durée." },
-            DemoArgument { author: "soizic", stance: Stance::Against, body: "Les sites des collectivités se multiplient déjà ; mieux vaudrait mutualiser et présenter l'information de la même façon partout que d'en créer de nouveaux." },
-            DemoArgument { author: "yannick", stance: Stance::Against, body: "Il faudrait aussi montrer à l'écran ce qui distingue une administration d'État d'une collectivité, sinon l'usager s'y perd." },
+            DemoArgument {
+                author: "fedenum",
+                stance: Stance::For,
+                body: "Des outils mutualisés à l'échelle d'un territoire faciliteraient aussi les démarches des petites entreprises.",
+            },
+            DemoArgument {
+                author: "nadia",
+                stance: Stance::For,
+                body: "Les applications de signalement d'un problème sur la voie publique montrent que cela fonctionne, à condition que la collectivité réponde vraiment.",
+            },
+            DemoArgument {
+                author: "camille",
+                stance: Stance::For,
+                body: "D'accord, mais il faut d'abord former les agents : un outil mal maîtrisé ne rapproche personne.",
+            },
+            DemoArgument {
+                author: "labo-public",
+                stance: Stance::For,
+                body: "Sans un socle solide (réseaux, équipements, hébergement), aucun service de proximité ne tiendra dans la durée.",
+            },
+            DemoArgument {
+                author: "soizic",
+                stance: Stance::Against,
+                body: "Les sites des collectivités se multiplient déjà ; mieux vaudrait mutualiser et présenter l'information de la même façon partout que d'en créer de nouveaux.",
+            },
+            DemoArgument {
+                author: "yannick",
+                stance: Stance::Against,
+                body: "Il faudrait aussi montrer à l'écran ce qui distingue une administration d'État d'une collectivité, sinon l'usager s'y perd.",
+            },
         ],
         sources: &[],
-        votes: &[("camille", VoteValue::Agree), ("mathis", VoteValue::Mixed), ("soizic", VoteValue::Disagree)],
+        votes: &[
+            ("camille", VoteValue::Agree),
+            ("mathis", VoteValue::Mixed),
+            ("soizic", VoteValue::Disagree),
+        ],
         answer: None,
     },
 ];
@@ -118,11 +236,28 @@ const LOCAL_PROPOSALS: &[DemoProposal] = &[
         title: "Un guichet numérique unique pour les démarches de la ville",
         body: "Aujourd'hui il faut trois comptes différents pour inscrire un enfant à la cantine, réserver une salle et payer le stationnement résident. Un seul compte, une seule adresse.",
         arguments: &[
-            DemoArgument { author: "mathis", stance: Stance::For, body: "Oui ! Et que le guichet fonctionne aussi sur téléphone, c'est là que la plupart des gens font leurs démarches." },
-            DemoArgument { author: "soizic", stance: Stance::Against, body: "Un guichet unique ne doit pas remplacer l'accueil en mairie : tout le monde n'est pas à l'aise avec un écran." },
+            DemoArgument {
+                author: "mathis",
+                stance: Stance::For,
+                body: "Oui ! Et que le guichet fonctionne aussi sur téléphone, c'est là que la plupart des gens font leurs démarches.",
+            },
+            DemoArgument {
+                author: "soizic",
+                stance: Stance::Against,
+                body: "Un guichet unique ne doit pas remplacer l'accueil en mairie : tout le monde n'est pas à l'aise avec un écran.",
+            },
         ],
-        sources: &[DemoSource { author: "nadia", title: "Baromètre du numérique : usages des démarches en ligne", url: "https://example.org/barometre-numerique", description: None }],
-        votes: &[("camille", VoteValue::Agree), ("mathis", VoteValue::Agree), ("soizic", VoteValue::Mixed)],
+        sources: &[DemoSource {
+            author: "nadia",
+            title: "Baromètre du numérique : usages des démarches en ligne",
+            url: "https://example.org/barometre-numerique",
+            description: None,
+        }],
+        votes: &[
+            ("camille", VoteValue::Agree),
+            ("mathis", VoteValue::Agree),
+            ("soizic", VoteValue::Mixed),
+        ],
         answer: None,
     },
     DemoProposal {
@@ -137,11 +272,17 @@ const LOCAL_PROPOSALS: &[DemoProposal] = &[
 ];
 
 async fn demo_actor(state: &AppState, username: &str) -> anyhow::Result<Actor> {
-    Ok(actor_of(&accounts::find_by_username(&state.db, username).await?))
+    Ok(actor_of(
+        &accounts::find_by_username(&state.db, username).await?,
+    ))
 }
 
 /// Posts the proposals with their arguments, sources and votes; returns the proposal ids.
-async fn post_debate(state: &AppState, slug: &str, items: &[DemoProposal]) -> anyhow::Result<Vec<i32>> {
+async fn post_debate(
+    state: &AppState,
+    slug: &str,
+    items: &[DemoProposal],
+) -> anyhow::Result<Vec<i32>> {
     let mut ids = Vec::new();
     for item in items {
         let author = demo_actor(state, item.author).await?;
@@ -149,7 +290,10 @@ async fn post_debate(state: &AppState, slug: &str, items: &[DemoProposal]) -> an
             state,
             &author,
             slug,
-            NewProposal { title: item.title.into(), body: item.body.into() },
+            NewProposal {
+                title: item.title.into(),
+                body: item.body.into(),
+            },
         )
         .await?;
         for arg in item.arguments {
@@ -158,7 +302,10 @@ async fn post_debate(state: &AppState, slug: &str, items: &[DemoProposal]) -> an
                 state,
                 &who,
                 posted.id,
-                NewArgument { stance: arg.stance, body: arg.body.into() },
+                NewArgument {
+                    stance: arg.stance,
+                    body: arg.body.into(),
+                },
             )
             .await?;
         }
@@ -243,8 +390,14 @@ pub async fn load(state: &AppState) -> anyhow::Result<()> {
     }
     let organiser = demo_actor(state, "orga").await?;
     let now = Utc::now();
-    let national_opens = Utc.with_ymd_and_hms(2014, 10, 3, 9, 0, 0).single().unwrap_or(now);
-    let national_closes = Utc.with_ymd_and_hms(2015, 2, 28, 23, 0, 0).single().unwrap_or(now);
+    let national_opens = Utc
+        .with_ymd_and_hms(2014, 10, 3, 9, 0, 0)
+        .single()
+        .unwrap_or(now);
+    let national_closes = Utc
+        .with_ymd_and_hms(2015, 2, 28, 23, 0, 0)
+        .single()
+        .unwrap_or(now);
     // Posted while open, then closed by moving the closing date back, as an organiser would.
     consultations::create(
         state,
@@ -270,7 +423,11 @@ pub async fn load(state: &AppState) -> anyhow::Result<()> {
                 state,
                 &organiser,
                 *id,
-                OfficialAnswer { state: state_value, answer: Some(text.into()), duplicate_of: None },
+                OfficialAnswer {
+                    state: state_value,
+                    answer: Some(text.into()),
+                    duplicate_of: None,
+                },
             )
             .await?;
         }
@@ -279,7 +436,10 @@ pub async fn load(state: &AppState) -> anyhow::Result<()> {
         state,
         &organiser,
         NATIONAL,
-        ConsultationChanges { closes_at: Some(national_closes), ..Default::default() },
+        ConsultationChanges {
+            closes_at: Some(national_closes),
+            ..Default::default()
+        },
     )
     .await?;
     backdate(state, &ids, national_opens + Duration::days(20)).await?;
@@ -319,7 +479,11 @@ pub async fn load(state: &AppState) -> anyhow::Result<()> {
     println!("demo data loaded: 3 consultations (closed, open, upcoming)");
     println!(
         "sign in as any of {} with the password '{DEMO_PASSWORD}' ('orga' is an admin, 'modo' a moderator)",
-        PEOPLE.iter().map(|p| p.username).collect::<Vec<_>>().join(", ")
+        PEOPLE
+            .iter()
+            .map(|p| p.username)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }

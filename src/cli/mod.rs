@@ -15,7 +15,11 @@ use crate::services::accounts::{self, NewAccount};
 use crate::{store, telemetry};
 
 #[derive(Debug, Parser)]
-#[command(name = "palabre", version, about = "A federated public-consultation server")]
+#[command(
+    name = "palabre",
+    version,
+    about = "A federated public-consultation server"
+)]
 pub struct Cli {
     /// A configuration file layered over the defaults (see config/default.toml).
     #[arg(long, global = true, env = "PALABRE_CONFIG", value_name = "FILE")]

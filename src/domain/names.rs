@@ -7,8 +7,22 @@ pub struct Handle(String);
 
 /// Names that would be confusing as handles or clash with the node's own paths.
 const RESERVED: &[&str] = &[
-    "admin", "api", "static", "login", "logout", "signup", "instance", "actor", "inbox",
-    "outbox", "well-known", "nodeinfo", "palabre", "root", "system", "moderation",
+    "admin",
+    "api",
+    "static",
+    "login",
+    "logout",
+    "signup",
+    "instance",
+    "actor",
+    "inbox",
+    "outbox",
+    "well-known",
+    "nodeinfo",
+    "palabre",
+    "root",
+    "system",
+    "moderation",
 ];
 
 impl Handle {

@@ -1,6 +1,6 @@
 //! Accounts, passwords, sessions and API tokens, and verification badges.
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use chrono::{Duration, Utc};
 use rand_core::{OsRng, RngCore};
@@ -86,7 +86,10 @@ pub fn hash_password(password: &str) -> AppResult<String> {
         .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
 }
 
-pub async fn create_account(db: &DatabaseConnection, new: NewAccount<'_>) -> AppResult<account::Model> {
+pub async fn create_account(
+    db: &DatabaseConnection,
+    new: NewAccount<'_>,
+) -> AppResult<account::Model> {
     let username = Handle::parse("username", new.username)?;
     validate_password(new.password)?;
     let display_name = match new.display_name.map(str::trim) {
@@ -193,7 +196,9 @@ pub async fn account_for_session(
     if session.expires_at <= Utc::now() {
         return Ok(None);
     }
-    Ok(account::Entity::find_by_id(session.account_id).one(db).await?)
+    Ok(account::Entity::find_by_id(session.account_id)
+        .one(db)
+        .await?)
 }
 
 pub async fn close_session(db: &DatabaseConnection, token: &str) -> AppResult<()> {
@@ -204,7 +209,10 @@ pub async fn close_session(db: &DatabaseConnection, token: &str) -> AppResult<()
     Ok(())
 }
 
-pub async fn find_by_username(db: &DatabaseConnection, username: &str) -> AppResult<account::Model> {
+pub async fn find_by_username(
+    db: &DatabaseConnection,
+    username: &str,
+) -> AppResult<account::Model> {
     account::Entity::find()
         .filter(account::Column::Username.eq(username))
         .one(db)

@@ -50,7 +50,11 @@ fn clean_themes(themes: &[String]) -> AppResult<String> {
     Ok(serde_json::to_string(&cleaned).map_err(anyhow::Error::from)?)
 }
 
-pub async fn create(state: &AppState, actor: &Actor, new: NewConsultation) -> AppResult<ConsultationView> {
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    new: NewConsultation,
+) -> AppResult<ConsultationView> {
     actor.ensure_organiser()?;
     let slug = Handle::parse("slug", &new.slug)?;
     let title = required_text("title", &new.title, TITLE_MAX)?;
@@ -102,7 +106,10 @@ pub async fn get(state: &AppState, slug: &str) -> AppResult<ConsultationView> {
 }
 
 /// All consultations, open ones first, then upcoming, then closed; optionally only one state.
-pub async fn list(state: &AppState, only: Option<ConsultationState>) -> AppResult<Vec<ConsultationView>> {
+pub async fn list(
+    state: &AppState,
+    only: Option<ConsultationState>,
+) -> AppResult<Vec<ConsultationView>> {
     let models = consultation::Entity::find()
         .order_by_desc(consultation::Column::OpensAt)
         .all(&state.db)

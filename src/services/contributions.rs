@@ -4,8 +4,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
 use url::Url;
+use utoipa::{IntoParams, ToSchema};
 
 use super::proposals::{load, load_for_participation};
 use super::views::{ArgumentView, SourceView, argument_views, source_views};
@@ -54,7 +54,9 @@ fn checked_url(raw: &str) -> AppResult<String> {
     let url = Url::parse(raw.trim())
         .map_err(|e| AppError::BadInput(format!("url is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(AppError::BadInput("url must be an http or https link".into()));
+        return Err(AppError::BadInput(
+            "url must be an http or https link".into(),
+        ));
     }
     if url.as_str().len() > 2000 {
         return Err(AppError::BadInput("url is too long".into()));
@@ -153,7 +155,11 @@ async fn load_argument(
     Ok((model, consultation))
 }
 
-pub async fn get_argument(state: &AppState, viewer: Option<&Actor>, id: i32) -> AppResult<ArgumentView> {
+pub async fn get_argument(
+    state: &AppState,
+    viewer: Option<&Actor>,
+    id: i32,
+) -> AppResult<ArgumentView> {
     let (model, _) = load_argument(state, id, viewer).await?;
     one_argument(state, model).await
 }

@@ -174,7 +174,10 @@ async fn one_view(state: &AppState, model: &proposal::Model) -> AppResult<Propos
 fn parse_cursor(raw: &str) -> AppResult<(i64, i32)> {
     let bad = || AppError::BadInput(format!("invalid cursor '{raw}'"));
     let (key, id) = raw.split_once('_').ok_or_else(bad)?;
-    Ok((key.parse().map_err(|_| bad())?, id.parse().map_err(|_| bad())?))
+    Ok((
+        key.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
 }
 
 /// One page of a consultation's proposals, keyset-paginated on (sort key, id) so that pages
@@ -242,7 +245,8 @@ pub async fn list(
 pub async fn get(state: &AppState, viewer: Option<&Actor>, id: i32) -> AppResult<ProposalDetail> {
     let (model, _) = load(&state.db, id, viewer).await?;
     let proposal = one_view(state, &model).await?;
-    let arguments = contributions::list_arguments(state, viewer, id, ArgumentFilter::default()).await?;
+    let arguments =
+        contributions::list_arguments(state, viewer, id, ArgumentFilter::default()).await?;
     let (arguments_for, arguments_against) =
         arguments.into_iter().partition(|a| a.stance == Stance::For);
     let sources = contributions::list_sources(state, viewer, id).await?;
@@ -293,7 +297,12 @@ pub async fn withdraw(state: &AppState, actor: &Actor, id: i32) -> AppResult<()>
 
 /// Moderators hide or show a proposal again, at any time (also after closing: moderation is not
 /// participation).
-pub async fn set_hidden(state: &AppState, actor: &Actor, id: i32, hidden: bool) -> AppResult<ProposalView> {
+pub async fn set_hidden(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    hidden: bool,
+) -> AppResult<ProposalView> {
     actor.ensure_moderator()?;
     let (model, _) = load(&state.db, id, Some(actor)).await?;
     let mut active: proposal::ActiveModel = model.into();
@@ -319,9 +328,9 @@ pub async fn answer(
                 "a proposal cannot duplicate itself".into(),
             ));
         }
-        let (original, _) = load(&txn, duplicate_id, Some(actor)).await.map_err(|_| {
-            AppError::BadInput(format!("duplicate_of: no proposal {duplicate_id}"))
-        })?;
+        let (original, _) = load(&txn, duplicate_id, Some(actor))
+            .await
+            .map_err(|_| AppError::BadInput(format!("duplicate_of: no proposal {duplicate_id}")))?;
         if original.consultation_id != consultation.id {
             return Err(AppError::BadInput(
                 "duplicate_of must be a proposal of the same consultation".into(),

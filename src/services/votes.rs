@@ -2,8 +2,7 @@
 //! open.
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -53,7 +52,12 @@ async fn tallies(db: &impl ConnectionTrait, proposal_id: i32) -> AppResult<VoteC
 }
 
 /// Casts or changes the caller's vote. Voting the same way twice changes nothing.
-pub async fn cast(state: &AppState, actor: &Actor, proposal_id: i32, value: VoteValue) -> AppResult<VoteResult> {
+pub async fn cast(
+    state: &AppState,
+    actor: &Actor,
+    proposal_id: i32,
+    value: VoteValue,
+) -> AppResult<VoteResult> {
     let txn = state.db.begin().await?;
     load_for_participation(&txn, proposal_id, actor).await?;
     let existing = vote::Entity::find()

@@ -21,13 +21,12 @@ use crate::config::DatabaseSettings;
 /// Opens the pool. For SQLite: creates the file's folder, turns on WAL, foreign keys and a busy
 /// timeout on every connection, so that concurrent writers wait instead of failing.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
-    if let Some(path) = sqlite_path(&settings.url) {
-        if let Some(dir) = std::path::Path::new(&path).parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
-        }
+    if let Some(path) = sqlite_path(&settings.url)
+        && let Some(dir) = std::path::Path::new(&path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
     }
     let mut options = ConnectOptions::new(settings.url.clone());
     options
@@ -85,7 +84,9 @@ pub async fn next_number(txn: &impl ConnectionTrait, name: &str) -> Result<i64, 
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
 }

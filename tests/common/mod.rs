@@ -24,7 +24,12 @@ async fn isolated_database_url(dir: &std::path::Path) -> String {
     match std::env::var("PALABRE_TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
             use sea_orm::ConnectionTrait;
-            let name = format!("palabre_test_{}", accounts::random_token().to_lowercase().replace(['-', '_'], ""));
+            let name = format!(
+                "palabre_test_{}",
+                accounts::random_token()
+                    .to_lowercase()
+                    .replace(['-', '_'], "")
+            );
             let name = &name[..40.min(name.len())];
             let admin = sea_orm::Database::connect(&server)
                 .await
@@ -129,9 +134,15 @@ impl TestApp {
     pub async fn consultation(&self, admin_token: &str, slug: &str, open_days: i64) -> Value {
         let now = chrono::Utc::now();
         let (opens, closes) = if open_days >= 0 {
-            (now - chrono::Duration::hours(1), now + chrono::Duration::days(open_days.max(1)))
+            (
+                now - chrono::Duration::hours(1),
+                now + chrono::Duration::days(open_days.max(1)),
+            )
         } else {
-            (now + chrono::Duration::days(open_days * 2), now + chrono::Duration::days(open_days))
+            (
+                now + chrono::Duration::days(open_days * 2),
+                now + chrono::Duration::days(open_days),
+            )
         };
         let (status, body) = self
             .api(
