@@ -41,7 +41,7 @@ async fn start_browser(profile: &std::path::Path) -> (Driver, fantoccini::Client
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--disable-quic", "--lang=fr-FR",
+                "--no-first-run", "--disable-quic", "--lang=fr-FR", "--accept-lang=fr-FR,fr",
                 format!("--user-data-dir={}", profile.display()),
             ]
         }),

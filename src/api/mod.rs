@@ -140,7 +140,8 @@ pub fn router() -> Router<AppState> {
             "/api/v1/sources/{id}/hidden",
             put(contributions::set_source_hidden),
         )
-        .fallback(api_not_found)
+        // Unknown API routes answer in JSON; every other unknown path gets the web's 404 page.
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
 }
 
 async fn api_not_found() -> crate::error::AppError {

@@ -1,0 +1,834 @@
+//! The server-rendered pages, driven over real HTTP like a browser without JavaScript would:
+//! cookies kept, forms posted as `application/x-www-form-urlencoded`, redirects inspected.
+mod common;
+
+use common::{PASSWORD, TestApp};
+use palabre::domain::Role;
+use reqwest::header::{ACCEPT_LANGUAGE, LOCATION};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A client that keeps cookies (session, CSRF, language) and does not follow redirects, so
+/// that the tests see the 303s.
+fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn page(client: &Client, url: &str) -> (StatusCode, String) {
+    let response = client.get(url).send().await.expect("GET");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+/// The value of the first hidden `csrf` input of a page.
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a form with a csrf field") + marker.len();
+    let end = html[start..].find('"').expect("end of csrf value");
+    html[start..start + end].to_owned()
+}
+
+async fn post_form(client: &Client, url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    client.post(url).form(fields).send().await.expect("POST")
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Signs `username` in through the login form; returns the CSRF token of the browser.
+async fn sign_in(app: &TestApp, client: &Client, username: &str) -> String {
+    let (status, html) = page(client, &format!("{}/login", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_of(&html);
+    let response = post_form(
+        client,
+        &format!("{}/login", app.url),
+        &[
+            ("csrf", &csrf),
+            ("username", username),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    csrf
+}
+
+/// An open consultation `slug` with one proposal by a verified author and one argument for it.
+/// Returns the proposal's id.
+async fn debate(app: &TestApp, slug: &str) -> i64 {
+    let admin = app.user_token(&format!("{slug}-admin"), Role::Admin).await;
+    app.consultation(&admin, slug, 30).await;
+    app.create_user(&format!("{slug}-org"), Role::Member, Some("Compte vérifié"))
+        .await;
+    let author = app.token(&format!("{slug}-org")).await;
+    let (status, proposal) = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/consultations/{slug}/proposals"),
+            Some(&author),
+            Some(json!({"title": "Ouvrir les données des transports", "body": "Publier les horaires **en temps réel**."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{proposal}");
+    let id = proposal["id"].as_i64().expect("proposal id");
+    let (status, argument) = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/proposals/{id}/arguments"),
+            Some(&author),
+            Some(json!({"stance": "for", "body": "Les usagers gagnent du temps."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{argument}");
+    id
+}
+
+async fn proposal_json(app: &TestApp, id: i64) -> Value {
+    let (status, body) = app
+        .api(Method::GET, &format!("/api/v1/proposals/{id}"), None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    body
+}
+
+#[tokio::test]
+async fn anonymous_readers_get_french_pages_and_english_on_request() {
+    let app = TestApp::spawn().await;
+    let id = debate(&app, "mobilite").await;
+    let client = browser();
+
+    let response = client
+        .get(format!("{}/", app.url))
+        .send()
+        .await
+        .expect("home");
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(csp.contains("default-src 'none'") && csp.contains("form-action 'self'"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    let home = response.text().await.expect("home body");
+    assert!(home.contains("<html lang=\"fr\">"), "{home}");
+    assert!(home.contains("Consultations ouvertes"));
+    assert!(home.contains("href=\"/consultations/mobilite\""));
+    assert!(home.contains("1 proposition"));
+
+    let (status, consultation) =
+        page(&client, &format!("{}/consultations/mobilite", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(consultation.contains("Consultation mobilite"));
+    assert!(
+        consultation.contains("<strong>améliorer</strong>"),
+        "Markdown is rendered"
+    );
+    assert!(consultation.contains(&format!("href=\"/proposals/{id}\"")));
+    assert!(consultation.contains("1 argument pour · 0 contre"));
+    assert!(consultation.contains("Connectez-vous pour participer"));
+    assert!(consultation.contains("aria-current=\"true\">Les plus récentes"));
+
+    let (status, html) = page(&client, &format!("{}/proposals/{id}", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("La contribution #"), "{html}");
+    assert!(html.contains("Retourner au débat"));
+    assert!(html.contains("<span class=\"badge\">Compte vérifié</span>"));
+    assert!(html.contains(", <time datetime=") && html.contains("title=\"UTC\">le "));
+    assert!(html.contains("<h2 id=\"arguments-for-count\">1 argument pour</h2>"));
+    assert!(html.contains("<h2 id=\"arguments-against-count\">Aucun argument contre</h2>"));
+    assert!(html.contains("Les usagers gagnent du temps."));
+    assert!(html.contains("Aucune source déposée"));
+    assert!(html.contains("<strong>en temps réel</strong>"));
+    assert!(
+        !html.contains("id=\"argument-form\""),
+        "no form for anonymous readers"
+    );
+
+    let response = client
+        .get(format!("{}/", app.url))
+        .header(ACCEPT_LANGUAGE, "en")
+        .send()
+        .await
+        .expect("english home");
+    let english = response.text().await.expect("body");
+    assert!(english.contains("<html lang=\"en\">") && english.contains("Open consultations"));
+    let response = client
+        .get(format!("{}/proposals/{id}", app.url))
+        .header(ACCEPT_LANGUAGE, "en-GB,en;q=0.9,fr;q=0.5")
+        .send()
+        .await
+        .expect("english page");
+    let english = response.text().await.expect("body");
+    assert!(english.contains("<html lang=\"en\">"));
+    assert!(english.contains("Contribution #"));
+    assert!(english.contains(">1 argument for</h2>"));
+    assert!(english.contains(">No argument against</h2>"));
+    assert!(english.contains("No source yet"));
+    assert!(english.contains("title=\"UTC\">on "));
+
+    // The switch in the header sets a cookie that wins over the browser's preference.
+    let response = client
+        .get(format!("{}/lang/en?next=/consultations/mobilite", app.url))
+        .send()
+        .await
+        .expect("switch");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/consultations/mobilite");
+    let (_, switched) = page(&client, &format!("{}/consultations/mobilite", app.url)).await;
+    assert!(switched.contains("<html lang=\"en\">") && switched.contains("Sign in to take part"));
+    let response = client
+        .get(format!("{}/lang/fr?next=https://evil.example/", app.url))
+        .send()
+        .await
+        .expect("switch back");
+    assert_eq!(location(&response), "/", "only same-site targets");
+
+    let (status, missing) = page(&client, &format!("{}/proposals/99999", app.url)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(missing.contains("Page introuvable") && missing.contains("<html lang=\"fr\">"));
+    let (status, _) = page(&client, &format!("{}/proposals/abc", app.url)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, css) = page(&client, &format!("{}/static/style.css", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(css.contains(":focus-visible"));
+
+    let (status, profile) = page(&client, &format!("{}/users/mobilite-org", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    let host = app.url.trim_start_matches("http://");
+    assert!(profile.contains(&format!("@mobilite-org@{host}")));
+    assert!(profile.contains("class=\"badge\""));
+}
+
+#[tokio::test]
+async fn sign_up_then_log_out_and_in_again() {
+    let app = TestApp::spawn().await;
+    let client = browser();
+    let response = client
+        .get(format!("{}/signup", app.url))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(response.status(), StatusCode::OK);
+    let csrf_cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("palabre_csrf="))
+        .expect("a CSRF cookie on the first page")
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(csrf_cookie.contains(attribute), "{csrf_cookie}");
+    }
+    let html = response.text().await.expect("body");
+    assert!(html.contains("<label for=\"password_confirm\">"));
+    let csrf = csrf_of(&html);
+
+    let response = post_form(
+        &client,
+        &format!("{}/signup", app.url),
+        &[
+            ("csrf", &csrf),
+            ("username", "camille"),
+            ("display_name", "Camille D."),
+            ("password", PASSWORD),
+            ("password_confirm", "something else"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains("role=\"alert\"") && body.contains("mots de passe ne sont pas identiques")
+    );
+
+    let response = post_form(
+        &client,
+        &format!("{}/signup", app.url),
+        &[
+            ("csrf", &csrf),
+            ("username", "camille"),
+            ("display_name", "Camille D."),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("palabre_session="))
+        .expect("session cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
+    );
+
+    let (_, home) = page(&client, &format!("{}/", app.url)).await;
+    assert!(home.contains("Connecté en tant que"), "{home}");
+    assert!(home.contains("Camille D."));
+
+    let response = post_form(&client, &format!("{}/logout", app.url), &[("csrf", &csrf)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, home) = page(&client, &format!("{}/", app.url)).await;
+    assert!(!home.contains("Connecté en tant que"));
+    assert!(home.contains("Se connecter"));
+
+    let (_, login) = page(&client, &format!("{}/login?next=/users/camille", app.url)).await;
+    assert!(login.contains("id=\"username\"") && login.contains("id=\"password\""));
+    let response = post_form(
+        &client,
+        &format!("{}/login", app.url),
+        &[
+            ("csrf", &csrf),
+            ("username", "camille"),
+            ("password", "wrong password"),
+            ("next", "/"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains("Nom d&#x27;utilisateur ou mot de passe incorrect")
+            || body.contains("Nom d&#39;utilisateur ou mot de passe incorrect"),
+        "{body}"
+    );
+
+    let response = post_form(
+        &client,
+        &format!("{}/login", app.url),
+        &[
+            ("csrf", &csrf),
+            ("username", "camille"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/", "a foreign next is ignored");
+    let response = post_form(
+        &client,
+        &format!("{}/login", app.url),
+        &[
+            ("csrf", &csrf),
+            ("username", "camille"),
+            ("password", PASSWORD),
+            ("next", "/users/camille"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/users/camille");
+}
+
+#[tokio::test]
+async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let id = debate(&app, "csrf").await;
+    app.create_user("dominique", Role::Member, None).await;
+    let client = browser();
+    let csrf = sign_in(&app, &client, "dominique").await;
+    let url = format!("{}/proposals/{id}/arguments", app.url);
+
+    let response = post_form(&client, &url, &[("stance", "for"), ("body", "Sans jeton")]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains("Le formulaire a expiré") && body.contains("Rechargez la page"),
+        "{body}"
+    );
+
+    let forged = format!("{}x", &csrf[..csrf.len() - 1]);
+    let response = post_form(
+        &client,
+        &url,
+        &[("csrf", &forged), ("stance", "for"), ("body", "Jeton faux")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // A browser without the cookie (another site's form) is refused even with a token.
+    let response = post_form(
+        &browser(),
+        &url,
+        &[("csrf", &csrf), ("stance", "for"), ("body", "x")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let proposal = proposal_json(&app, id).await;
+    assert_eq!(proposal["counts"]["arguments_for"], 1);
+    assert_eq!(proposal["arguments_for"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn posting_an_argument_moves_the_count() {
+    let app = TestApp::spawn().await;
+    let id = debate(&app, "arguments").await;
+    app.create_user("eliott", Role::Member, None).await;
+    let client = browser();
+    sign_in(&app, &client, "eliott").await;
+
+    let (_, html) = page(&client, &format!("{}/proposals/{id}", app.url)).await;
+    for marker in [
+        "id=\"argument-form\"",
+        "id=\"stance-for\"",
+        "id=\"stance-against\"",
+        "id=\"argument-body\"",
+        "id=\"argument-submit\"",
+    ] {
+        assert!(html.contains(marker), "missing {marker}");
+    }
+    assert!(html.contains(">Aucun argument contre</h2>"));
+    let csrf = csrf_of(&html);
+
+    let response = post_form(
+        &client,
+        &format!("{}/proposals/{id}/arguments", app.url),
+        &[
+            ("csrf", &csrf),
+            ("stance", "against"),
+            ("body", "Le coût de maintenance est élevé."),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let target = location(&response);
+    assert!(
+        target.starts_with(&format!("/proposals/{id}#argument-")),
+        "{target}"
+    );
+    let argument_id = target.rsplit('-').next().expect("argument id").to_owned();
+
+    let (_, html) = page(&client, &format!("{}/proposals/{id}", app.url)).await;
+    assert!(html.contains(">1 argument contre</h2>"), "{html}");
+    assert!(html.contains(">1 argument pour</h2>"));
+    assert!(html.contains(&format!("id=\"argument-{argument_id}\"")));
+    assert!(html.contains("Le coût de maintenance est élevé."));
+    assert!(
+        html.contains(&format!("href=\"/arguments/{argument_id}/edit\"")),
+        "authors may edit"
+    );
+
+    // The argument's stable address leads to its place on the proposal page.
+    let response = client
+        .get(format!("{}/arguments/{argument_id}", app.url))
+        .send()
+        .await
+        .expect("argument url");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        format!("/proposals/{id}#argument-{argument_id}")
+    );
+
+    // Voting through the three buttons marks the choice.
+    let response = post_form(
+        &client,
+        &format!("{}/proposals/{id}/vote", app.url),
+        &[("csrf", &csrf), ("value", "mixed")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&client, &format!("{}/proposals/{id}", app.url)).await;
+    assert!(html.contains("value=\"mixed\" aria-pressed=\"true\""));
+    assert!(html.contains("value=\"withdraw\""));
+
+    // Sources move from "none" to a link with the right rel.
+    let response = post_form(
+        &client,
+        &format!("{}/proposals/{id}/sources", app.url),
+        &[
+            ("csrf", &csrf),
+            ("title", "Rapport"),
+            ("url", "https://example.org/rapport"),
+            ("description", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&client, &format!("{}/proposals/{id}", app.url)).await;
+    assert!(!html.contains("Aucune source déposée"));
+    assert!(html.contains("href=\"https://example.org/rapport\" rel=\"nofollow ugc noopener\""));
+}
+
+#[tokio::test]
+async fn a_closed_consultation_shows_the_closed_message_instead_of_forms() {
+    let app = TestApp::spawn().await;
+    let id = debate(&app, "fermee").await;
+    let admin = app.token("fermee-admin").await;
+    let now = chrono::Utc::now();
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/api/v1/consultations/fermee",
+            Some(&admin),
+            Some(json!({
+                "opens_at": (now - chrono::Duration::days(10)).to_rfc3339(),
+                "closes_at": (now - chrono::Duration::days(1)).to_rfc3339(),
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.create_user("farida", Role::Member, None).await;
+    let client = browser();
+    let csrf = sign_in(&app, &client, "farida").await;
+
+    let (status, html) = page(&client, &format!("{}/proposals/{id}", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("La période de participation est maintenant fermée. Merci à tous d&#x27;avoir participé.") || html.contains("La période de participation est maintenant fermée. Merci à tous d&#39;avoir participé."), "{html}");
+    assert!(html.contains("La consultation est fermée"));
+    assert!(!html.contains("id=\"argument-form\""));
+    assert!(!html.contains("id=\"vote-form\""));
+
+    let (_, consultation) = page(&client, &format!("{}/consultations/fermee", app.url)).await;
+    assert!(consultation.contains("La consultation est fermée"));
+    assert!(!consultation.contains("id=\"proposal-form\""));
+
+    // A form posted anyway (an old tab) gets the page back with the reason, and a 409.
+    let response = post_form(
+        &client,
+        &format!("{}/proposals/{id}/arguments", app.url),
+        &[("csrf", &csrf), ("stance", "for"), ("body", "Trop tard")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains("role=\"alert\"") && body.contains("La période de participation est fermée.")
+    );
+    assert_eq!(proposal_json(&app, id).await["counts"]["arguments_for"], 1);
+}
+
+#[tokio::test]
+async fn bad_form_input_gets_a_400_page_with_a_message() {
+    let app = TestApp::spawn().await;
+    let id = debate(&app, "saisie").await;
+    app.create_user("gael", Role::Member, None).await;
+    let client = browser();
+    let csrf = sign_in(&app, &client, "gael").await;
+    let arguments = format!("{}/proposals/{id}/arguments", app.url);
+
+    let response = post_form(
+        &client,
+        &arguments,
+        &[("csrf", &csrf), ("body", "Sans position")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains("role=\"alert\"") && body.contains("pour ou contre"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Sans position"),
+        "what was typed is given back"
+    );
+
+    let response = post_form(
+        &client,
+        &arguments,
+        &[("csrf", &csrf), ("stance", "for"), ("body", "   ")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("Le texte est obligatoire.")
+    );
+
+    let response = post_form(
+        &client,
+        &format!("{}/proposals/{id}/vote", app.url),
+        &[("csrf", &csrf), ("value", "bof")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("role=\"alert\"")
+    );
+
+    // A field that cannot be read at all gets the error page, not a plain-text rejection.
+    let response = post_form(
+        &client,
+        &format!("{}/proposals/{id}/hide", app.url),
+        &[("csrf", &csrf), ("hidden", "peut-être")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/html")
+    );
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains("Saisie invalide.") && body.contains("hidden"),
+        "{body}"
+    );
+
+    let response = post_form(
+        &client,
+        &format!("{}/proposals/{id}/sources", app.url),
+        &[
+            ("csrf", &csrf),
+            ("title", "Lien"),
+            ("url", "javascript:alert(1)"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    let (status, _) = page(
+        &client,
+        &format!("{}/consultations/saisie?sort=random", app.url),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(proposal_json(&app, id).await["counts"]["arguments_for"], 1);
+}
+
+#[tokio::test]
+async fn organisers_create_consultations_and_answer_through_the_forms() {
+    let app = TestApp::spawn().await;
+    app.create_user("hana", Role::Admin, None).await;
+    app.create_user("ines", Role::Member, None).await;
+    let member = browser();
+    sign_in(&app, &member, "ines").await;
+    let (status, _) = page(&member, &format!("{}/consultations/new", app.url)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let admin = browser();
+    let csrf = sign_in(&app, &admin, "hana").await;
+    let (_, home) = page(&admin, &format!("{}/", app.url)).await;
+    assert!(home.contains("href=\"/consultations/new\""));
+    let (status, form) = page(&admin, &format!("{}/consultations/new", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("type=\"datetime-local\"") && form.contains("UTC"));
+    let now = chrono::Utc::now();
+    let opens = (now - chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let closes = (now + chrono::Duration::days(20))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("slug", "budget"),
+        ("title", "Budget participatif"),
+        ("body", "Quels projets *financer* ?"),
+        ("themes", "budget, quartiers"),
+        ("opens_at", opens.as_str()),
+        ("closes_at", "not a date"),
+    ];
+    let response = post_form(&admin, &format!("{}/consultations", app.url), &fields).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("date invalide")
+    );
+    let mut fields = fields;
+    fields[6] = ("closes_at", closes.as_str());
+    let response = post_form(&admin, &format!("{}/consultations", app.url), &fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/consultations/budget");
+    let (_, html) = page(&admin, &format!("{}/consultations/budget", app.url)).await;
+    assert!(html.contains("Budget participatif") && html.contains("quartiers"));
+
+    // A member posts a proposal through the form; the organiser answers it.
+    let member_csrf = csrf_of(
+        &page(&member, &format!("{}/consultations/budget", app.url))
+            .await
+            .1,
+    );
+    let response = post_form(
+        &member,
+        &format!("{}/consultations/budget/proposals", app.url),
+        &[
+            ("csrf", &member_csrf),
+            ("title", "Un jardin partagé"),
+            ("body", "Dans le parc."),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let target = location(&response);
+    let id = target.trim_start_matches("/proposals/").to_owned();
+    let response = post_form(
+        &admin,
+        &format!("{}/proposals/{id}/answer", app.url),
+        &[
+            ("csrf", &csrf),
+            ("state", "accepted"),
+            ("answer", "Nous le **ferons**."),
+            ("duplicate_of", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&member, &format!("{}{target}", app.url)).await;
+    assert!(html.contains("Réponse officielle") && html.contains("Retenue"));
+    assert!(html.contains("<strong>ferons</strong>"));
+    assert!(
+        !html.contains("id=\"answer-form\""),
+        "only admins see the answer form"
+    );
+}
+
+#[tokio::test]
+async fn authors_change_their_own_arguments_and_moderators_hide_them() {
+    let app = TestApp::spawn().await;
+    let id = debate(&app, "moderer").await;
+    app.create_user("jules", Role::Member, None).await;
+    app.create_user("karim", Role::Moderator, None).await;
+    let author = browser();
+    let csrf = sign_in(&app, &author, "jules").await;
+    let response = post_form(
+        &author,
+        &format!("{}/proposals/{id}/arguments", app.url),
+        &[("csrf", &csrf), ("stance", "for"), ("body", "Premier jet.")],
+    )
+    .await;
+    let target = location(&response);
+    let argument = target.rsplit('-').next().expect("argument id").to_owned();
+
+    // Someone else gets no edit link and may not open the edit page.
+    let moderator = browser();
+    let mod_csrf = sign_in(&app, &moderator, "karim").await;
+    let (_, html) = page(&moderator, &format!("{}/proposals/{id}", app.url)).await;
+    assert!(!html.contains(&format!("/arguments/{argument}/edit")));
+    let (status, _) = page(
+        &moderator,
+        &format!("{}/arguments/{argument}/edit", app.url),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, form) = page(&author, &format!("{}/arguments/{argument}/edit", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("Premier jet.") && form.contains("value=\"for\" required checked"));
+    let response = post_form(
+        &author,
+        &format!("{}/arguments/{argument}/edit", app.url),
+        &[
+            ("csrf", &csrf),
+            ("stance", "against"),
+            ("body", "Version revue."),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&author, &format!("{}/proposals/{id}", app.url)).await;
+    assert!(html.contains("Version revue.") && html.contains(">1 argument contre</h2>"));
+
+    let response = post_form(
+        &moderator,
+        &format!("{}/arguments/{argument}/hide", app.url),
+        &[
+            ("csrf", &mod_csrf),
+            ("hidden", "true"),
+            ("proposal", &id.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&moderator, &format!("{}/proposals/{id}", app.url)).await;
+    assert!(html.contains("Masqué par la modération") && html.contains("Version revue."));
+    assert!(
+        html.contains(">Aucun argument contre</h2>"),
+        "hidden arguments do not count"
+    );
+    let (_, public) = page(&browser(), &format!("{}/proposals/{id}", app.url)).await;
+    assert!(!public.contains("Version revue."));
+
+    // Members cannot hide; the refusal is shown on the proposal page.
+    let response = post_form(
+        &author,
+        &format!("{}/proposals/{id}/hide", app.url),
+        &[("csrf", &csrf), ("hidden", "true")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("Accès refusé.")
+    );
+
+    let response = post_form(
+        &moderator,
+        &format!("{}/arguments/{argument}/hide", app.url),
+        &[
+            ("csrf", &mod_csrf),
+            ("hidden", "false"),
+            ("proposal", &id.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = post_form(
+        &author,
+        &format!("{}/arguments/{argument}/withdraw", app.url),
+        &[("csrf", &csrf), ("proposal", &id.to_string())],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&author, &format!("{}/proposals/{id}", app.url)).await;
+    assert!(!html.contains("Version revue."));
+    let (status, _) = page(&author, &format!("{}/arguments/{argument}", app.url)).await;
+    assert_eq!(status, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn unknown_pages_get_an_html_404_and_unknown_api_routes_json() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(format!("{}/nulle-part", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::NOT_FOUND);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(response.text().await.unwrap().contains("Page introuvable"));
+    let (status, body) = app
+        .api(reqwest::Method::GET, "/api/v1/nulle-part", None, None)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+}
