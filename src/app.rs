@@ -26,6 +26,7 @@ pub struct AppState {
 impl AppState {
     /// Connects to the database and brings its schema up to date.
     pub async fn new(settings: Settings) -> anyhow::Result<Self> {
+        crate::install_crypto_provider();
         let db = store::connect(&settings.database).await?;
         store::migrate(&db).await?;
         Ok(Self {

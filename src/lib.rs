@@ -13,3 +13,9 @@ pub mod services;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+
+/// reqwest is built without a TLS backend of its own (see STACK.md): install rustls' ring
+/// provider once, before any HTTP client is built. Calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -194,6 +194,7 @@ async fn demo_then_serve_shows_a_closed_and_an_open_consultation() {
             .expect("spawn serve"),
     );
     let base = format!("http://localhost:{port}");
+    palabre::install_crypto_provider();
     let client = reqwest::Client::new();
     let mut consultations = Value::Null;
     for _ in 0..100 {

@@ -27,6 +27,12 @@ pub fn palabre_binary() -> anyhow::Result<PathBuf> {
     Ok(binary)
 }
 
+/// An HTTP client for the tests (reqwest is built without a TLS provider of its own).
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub struct Node {
     pub name: String,
     /// `http://localhost:PORT`: the node's public URL and federation domain.
@@ -79,7 +85,7 @@ impl Node {
             .stderr(log)
             .spawn()
             .context("cannot start palabre serve")?;
-        let client = reqwest::Client::new();
+        let client = client();
         for _ in 0..200 {
             if let Ok(response) = client
                 .get(format!("{}/api/v1/consultations", node.url))

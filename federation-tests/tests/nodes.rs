@@ -24,7 +24,7 @@ async fn three_nodes_run_side_by_side_with_their_own_data_and_origins() {
         Node::start("Ville de Rennes"),
     )
     .expect("three nodes start");
-    let client = reqwest::Client::new();
+    let client = palabre_federation_tests::client();
     for node in [&ministry, &commune, &second] {
         node.create_user("orga", "mot de passe solide", true)
             .unwrap();

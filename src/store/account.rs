@@ -12,6 +12,15 @@ pub struct Model {
     pub role: String,
     pub verified_label: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Set for remote accounts only; local ones derive theirs from the public URL.
+    #[sea_orm(unique)]
+    pub ap_id: Option<String>,
+    pub inbox: Option<String>,
+    pub shared_inbox: Option<String>,
+    pub public_key: Option<String>,
+    /// Local accounts only; generated the first time the account federates.
+    pub private_key: Option<String>,
+    pub last_refreshed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

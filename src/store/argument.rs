@@ -5,7 +5,6 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
-    #[sea_orm(unique)]
     pub number: i64,
     pub proposal_id: i32,
     pub author_id: i32,
@@ -15,6 +14,9 @@ pub struct Model {
     pub withdrawn: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Set for contributions mirrored from another node.
+    #[sea_orm(unique)]
+    pub ap_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,14 @@ pub struct Model {
     pub created_by: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Set for remote (followed) consultations only.
+    #[sea_orm(unique)]
+    pub ap_id: Option<String>,
+    pub inbox: Option<String>,
+    pub shared_inbox: Option<String>,
+    pub public_key: Option<String>,
+    pub private_key: Option<String>,
+    pub last_refreshed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,7 +5,6 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
-    #[sea_orm(unique)]
     pub number: i64,
     pub consultation_id: i32,
     pub author_id: i32,
@@ -29,6 +28,9 @@ pub struct Model {
     pub vote_count: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Set for contributions mirrored from another node.
+    #[sea_orm(unique)]
+    pub ap_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

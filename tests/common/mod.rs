@@ -48,6 +48,7 @@ async fn isolated_database_url(dir: &std::path::Path) -> String {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        palabre::install_crypto_provider();
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
