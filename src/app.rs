@@ -4,16 +4,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use activitypub_federation::config::{FederationConfig, FederationMiddleware};
 use anyhow::Context;
-use axum::Router;
+use axum::{Router, ServiceExt};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tower::Layer;
+use tower::util::MapRequestLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
-use crate::{api, store, web};
+use crate::{api, federation, store, web};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,10 +40,12 @@ impl AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, federation: FederationConfig<AppState>) -> Router {
     Router::new()
         .merge(api::router())
+        .merge(federation::routes::router())
         .merge(web::router())
+        .layer(FederationMiddleware::new(federation))
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -50,12 +55,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves on an already bound listener until ctrl-c or SIGTERM.
+/// Serves on an already bound listener until ctrl-c or SIGTERM, with this process's delivery
+/// worker running.
 pub async fn serve_on(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
-    let app = router(state);
+    let federation = federation::config(state.clone()).await?;
+    federation::delivery::spawn_worker(federation.clone());
+    let app = router(state, federation);
+    // Content negotiation rewrites the path, so it must run before routing.
+    let app = MapRequestLayer::new(federation::routes::negotiate).layer(app);
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
+            app,
+        ),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

@@ -17,6 +17,15 @@ pub struct Settings {
     pub instance: InstanceSettings,
     pub security: SecuritySettings,
     pub log: LogSettings,
+    pub federation: FederationSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FederationSettings {
+    pub allow_local: bool,
+    pub trusted_nodes: Vec<String>,
+    pub retry_base_seconds: u64,
+    pub max_attempts: i32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +95,16 @@ impl Settings {
             .as_str()
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// The federation domain: the public URL's host, with its port when it has one.
+    pub fn domain(&self) -> String {
+        let url = &self.server.public_url;
+        let host = url.host_str().unwrap_or_default();
+        match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
     }
 
     /// Cookies get the `Secure` flag whenever the node is served over https.

@@ -23,6 +23,12 @@ pub enum AppError {
     NotOpen(String),
     #[error("{0}")]
     Conflict(String),
+    /// Another server failed or refused (fetching a remote actor, delivering to its inbox).
+    #[error("{0}")]
+    Remote(String),
+    /// Something this version of Palabre does not do yet.
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -65,6 +71,8 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::NotOpen(_) | AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Remote(_) => StatusCode::BAD_GATEWAY,
+            AppError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +86,8 @@ impl AppError {
             AppError::Gone(_) => "gone",
             AppError::NotOpen(_) => "consultation_not_open",
             AppError::Conflict(_) => "conflict",
+            AppError::Remote(_) => "bad_gateway",
+            AppError::NotImplemented(_) => "not_implemented",
             AppError::Internal(_) => "internal",
         }
     }
@@ -97,6 +107,25 @@ impl IntoResponse for AppError {
             message: self.to_string(),
         };
         (self.status(), Json(body)).into_response()
+    }
+}
+
+/// Errors of the federation library: bad signatures are 401, unparsable activities 400, what
+/// could not be fetched 502.
+impl From<activitypub_federation::error::Error> for AppError {
+    fn from(err: activitypub_federation::error::Error) -> Self {
+        use activitypub_federation::error::Error as Fed;
+        match err {
+            Fed::NotFound => AppError::NotFound("object not found".into()),
+            Fed::ActivitySignatureInvalid | Fed::ActivityBodyDigestInvalid => {
+                AppError::Unauthenticated(err.to_string())
+            }
+            Fed::ParseReceivedActivity { .. } | Fed::UrlVerificationError(_) => {
+                AppError::BadInput(err.to_string())
+            }
+            Fed::ObjectDeleted(_) => AppError::Gone(err.to_string()),
+            other => AppError::Remote(other.to_string()),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod federation;
 pub mod render;
 pub mod services;
 pub mod store;

@@ -41,3 +41,14 @@ mod tests {
         assert!(html.contains("&lt;script&gt;"), "{html}");
     }
 }
+
+/// The text of some HTML, without any markup (for names and summaries from other servers).
+pub fn html_to_text(html: &str) -> String {
+    let stripped = ammonia::Builder::empty().clean(html).to_string();
+    stripped
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}

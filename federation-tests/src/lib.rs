@@ -61,7 +61,13 @@ impl Node {
                 ),
             )
             .env("PALABRE_SERVER__PUBLIC_URL", &self.url)
-            .env("PALABRE_INSTANCE__NAME", &self.name);
+            .env("PALABRE_INSTANCE__NAME", &self.name)
+            // Nodes on one machine talk over plain http on loopback.
+            .env("PALABRE_FEDERATION__ALLOW_LOCAL", "true")
+            .env(
+                "RUST_LOG",
+                "palabre=debug,activitypub_federation=debug,info",
+            );
         Ok(command)
     }
 
@@ -129,6 +135,11 @@ impl Node {
             );
         }
         Ok(())
+    }
+
+    /// The node's host as it appears in handles: `localhost:PORT`.
+    pub fn host(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
     }
 
     pub fn log(&self) -> String {

@@ -4,6 +4,7 @@ mod accounts;
 mod consultations;
 mod contributions;
 mod extract;
+mod follows;
 mod proposals;
 
 use axum::Json;
@@ -54,6 +55,9 @@ pub use extract::{ApiJson, ApiUser, MaybeApiUser};
         contributions::update_source,
         contributions::withdraw_source,
         contributions::set_source_hidden,
+        follows::create,
+        follows::list,
+        follows::delete,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth)
@@ -139,6 +143,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/sources/{id}/hidden",
             put(contributions::set_source_hidden),
+        )
+        .route("/api/v1/follows", post(follows::create).get(follows::list))
+        .route(
+            "/api/v1/follows/{id}",
+            axum::routing::delete(follows::delete),
         )
         // Unknown API routes answer in JSON; every other unknown path gets the web's 404 page.
         .route("/api/{*rest}", axum::routing::any(api_not_found))

@@ -138,6 +138,11 @@ pub async fn update(
 ) -> AppResult<ConsultationView> {
     actor.ensure_organiser()?;
     let model = find(state, slug).await?;
+    if model.ap_id.is_some() {
+        return Err(AppError::Forbidden(
+            "this consultation is hosted on another node: it is changed there".into(),
+        ));
+    }
     let opens_at = changes.opens_at.unwrap_or(model.opens_at);
     let closes_at = changes.closes_at.unwrap_or(model.closes_at);
     ensure_valid_period(opens_at, closes_at)?;

@@ -99,6 +99,7 @@ pub async fn add_argument(
     .insert(&txn)
     .await?;
     refresh_tally(&txn, proposal_id).await?;
+    crate::federation::publish::argument_created(&txn, state, &model).await?;
     txn.commit().await?;
     one_argument(state, model).await
 }
@@ -172,6 +173,7 @@ pub async fn update_argument(
 ) -> AppResult<ArgumentView> {
     let (model, consultation) = load_argument(state, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
+    super::proposals::ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "argument")?;
     let proposal_id = model.proposal_id;
     let mut active: argument::ActiveModel = model.into();
@@ -192,6 +194,7 @@ pub async fn update_argument(
 pub async fn withdraw_argument(state: &AppState, actor: &Actor, id: i32) -> AppResult<()> {
     let (model, consultation) = load_argument(state, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
+    super::proposals::ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "argument")?;
     let proposal_id = model.proposal_id;
     let mut active: argument::ActiveModel = model.into();
@@ -303,6 +306,7 @@ pub async fn update_source(
 ) -> AppResult<SourceView> {
     let (model, consultation) = load_source(state, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
+    super::proposals::ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "source")?;
     let mut active: source::ActiveModel = model.into();
     if let Some(title) = &changes.title {
@@ -322,6 +326,7 @@ pub async fn update_source(
 pub async fn withdraw_source(state: &AppState, actor: &Actor, id: i32) -> AppResult<()> {
     let (model, consultation) = load_source(state, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
+    super::proposals::ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "source")?;
     let proposal_id = model.proposal_id;
     let mut active: source::ActiveModel = model.into();

@@ -57,9 +57,20 @@ pub(crate) async fn refresh_tally(db: &impl ConnectionTrait, proposal_id: i32) -
         .filter(source::Column::Withdrawn.eq(false))
         .count(db)
         .await? as i32;
-    let agree = votes_for(VoteValue::Agree).count(db).await? as i32;
-    let mixed = votes_for(VoteValue::Mixed).count(db).await? as i32;
-    let disagree = votes_for(VoteValue::Disagree).count(db).await? as i32;
+    // Votes on a mirrored proposal are counted by its consultation's origin, which publishes
+    // the tallies; only local proposals count their own vote rows.
+    let mirrored = proposal::Entity::find_by_id(proposal_id)
+        .one(db)
+        .await?
+        .filter(|p| p.ap_id.is_some());
+    let (agree, mixed, disagree) = match &mirrored {
+        Some(p) => (p.agree, p.mixed, p.disagree),
+        None => (
+            votes_for(VoteValue::Agree).count(db).await? as i32,
+            votes_for(VoteValue::Mixed).count(db).await? as i32,
+            votes_for(VoteValue::Disagree).count(db).await? as i32,
+        ),
+    };
     let set = |value: i32| Expr::value(value);
     proposal::Entity::update_many()
         .col_expr(proposal::Column::ArgumentsFor, set(arguments_for))

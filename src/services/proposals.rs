@@ -107,6 +107,17 @@ pub(crate) async fn load(
     Ok((proposal, consultation))
 }
 
+/// Contributions to a consultation mirrored from another node must go to its origin, which
+/// this version does not do yet: refuse clearly rather than store a local-only copy.
+pub(crate) fn ensure_hosted_here(consultation: &consultation::Model) -> AppResult<()> {
+    match &consultation.ap_id {
+        None => Ok(()),
+        Some(origin) => Err(AppError::NotImplemented(format!(
+            "this consultation is hosted on another node ({origin}); contributing from here is not supported yet, take part on its own node"
+        ))),
+    }
+}
+
 /// Loads a proposal that is about to receive a contribution or a vote: it must be visible and
 /// its consultation open.
 pub(crate) async fn load_for_participation(
@@ -116,6 +127,7 @@ pub(crate) async fn load_for_participation(
 ) -> AppResult<(proposal::Model, consultation::Model)> {
     let (proposal, consultation) = load(db, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
+    ensure_hosted_here(&consultation)?;
     if proposal.hidden {
         return Err(AppError::Conflict(
             "this proposal is hidden by the moderators".into(),
@@ -132,6 +144,7 @@ pub async fn create(
 ) -> AppResult<ProposalView> {
     let consultation = consultations::find(state, slug).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
+    ensure_hosted_here(&consultation)?;
     let title = required_text("title", &new.title, TITLE_MAX)?;
     let body = required_text("body", &new.body, BODY_MAX)?;
     let txn = state.db.begin().await?;
@@ -160,6 +173,7 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
+    crate::federation::publish::proposal_created(&txn, state, &model).await?;
     txn.commit().await?;
     one_view(state, &model).await
 }
@@ -322,6 +336,11 @@ pub async fn answer(
     actor.ensure_organiser()?;
     let txn = state.db.begin().await?;
     let (model, consultation) = load(&txn, id, Some(actor)).await?;
+    if consultation.ap_id.is_some() {
+        return Err(AppError::Forbidden(
+            "the official answer is given by the consultation's own node".into(),
+        ));
+    }
     if let Some(duplicate_id) = answer.duplicate_of {
         if duplicate_id == id {
             return Err(AppError::BadInput(

@@ -36,6 +36,10 @@ pub struct ConsultationView {
     pub state: ConsultationState,
     pub proposal_count: u64,
     pub url: String,
+    /// The node hosting it, when it is mirrored from another node (`null` when local).
+    pub origin: Option<String>,
+    /// Its id on its own node, when mirrored.
+    pub origin_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
@@ -83,6 +87,8 @@ pub struct ProposalView {
     pub counts: ContributionCounts,
     pub votes: VoteCounts,
     pub url: String,
+    /// The node it came from, when mirrored (`null` when posted on this node).
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -98,6 +104,8 @@ pub struct ArgumentView {
     pub updated_at: DateTime<Utc>,
     pub hidden: bool,
     pub url: String,
+    /// The node it came from, when mirrored.
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -125,6 +133,14 @@ impl AppState {
     pub fn account_url(&self, username: &str) -> String {
         format!("{}/users/{username}", self.origin)
     }
+}
+
+/// The host of a remote object's id: where it came from.
+fn origin_of(ap_id: &Option<String>) -> Option<String> {
+    ap_id
+        .as_deref()
+        .and_then(|id| url::Url::parse(id).ok())
+        .map(|id| crate::federation::host_of(&id))
 }
 
 pub fn author_view(state: &AppState, account: &account::Model) -> AuthorView {
@@ -179,6 +195,8 @@ pub fn consultation_view(
         state: ConsultationState::at(model.opens_at, model.closes_at, Utc::now()),
         proposal_count,
         url: state.consultation_url(&model.slug),
+        origin: origin_of(&model.ap_id),
+        origin_url: model.ap_id.clone(),
     }
 }
 
@@ -245,6 +263,7 @@ pub async fn proposal_views(
                 disagree: p.disagree,
             },
             url: state.proposal_url(p.id),
+            origin: origin_of(&p.ap_id),
         })
         .collect())
 }
@@ -269,6 +288,7 @@ pub async fn argument_views(
             updated_at: a.updated_at,
             hidden: a.hidden,
             url: state.argument_url(a.id),
+            origin: origin_of(&a.ap_id),
         })
         .collect())
 }

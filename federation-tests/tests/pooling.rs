@@ -1,0 +1,309 @@
+//! Real nodes as separate processes pooling a debate over ActivityPub: discovery, following a
+//! consultation across nodes, its proposals and arguments mirrored on the followers, and
+//! unsigned activities refused.
+use std::time::Duration;
+
+use palabre_federation_tests::{Node, client};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "mot de passe solide";
+
+async fn token(http: &reqwest::Client, node: &Node, user: &str) -> String {
+    let body: Value = http
+        .post(format!("{}/api/v1/auth/token", node.url))
+        .json(&json!({"username": user, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("token for {user}: {body}"))
+        .to_owned()
+}
+
+async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> (u16, Value) {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(http: &reqwest::Client, url: String) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Polls `check` until it returns Some, for up to 20 seconds.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
+    let (ministry, brest, rennes) = tokio::try_join!(
+        Node::start("Ministère"),
+        Node::start("Ville de Brest"),
+        Node::start("Ville de Rennes"),
+    )
+    .expect("three nodes start");
+    let http = client();
+    ministry.create_user("orga", PASSWORD, true).unwrap();
+    ministry.create_user("agent", PASSWORD, false).unwrap();
+    brest.create_user("claire", PASSWORD, false).unwrap();
+    rennes.create_user("yann", PASSWORD, false).unwrap();
+    let orga = token(&http, &ministry, "orga").await;
+    let now = chrono::Utc::now();
+    let (status, consultation) = post(
+        &http,
+        format!("{}/api/v1/consultations", ministry.url),
+        &orga,
+        json!({
+            "slug": "numerique", "title": "Stratégie numérique de l'État",
+            "body": "Quelle feuille de route ?", "themes": ["Numérique"],
+            "opens_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+            "closes_at": (now + chrono::Duration::days(30)).to_rfc3339(),
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{consultation}");
+
+    // Discovery: WebFinger names the Group; the same URL serves JSON or HTML.
+    let handle = format!("numerique@{}", ministry.host());
+    let finger = get(
+        &http,
+        format!(
+            "{}/.well-known/webfinger?resource=acct:{handle}",
+            ministry.url
+        ),
+    )
+    .await;
+    let group_url = finger["links"][0]["href"]
+        .as_str()
+        .expect("webfinger link")
+        .to_owned();
+    assert_eq!(
+        group_url,
+        format!("{}/consultations/numerique", ministry.url)
+    );
+    let group: Value = http
+        .get(&group_url)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(group["type"], "Group");
+    assert_eq!(group["preferredUsername"], "numerique");
+    assert!(
+        group["publicKey"]["publicKeyPem"]
+            .as_str()
+            .unwrap()
+            .contains("PUBLIC KEY")
+    );
+    assert_eq!(
+        group["endpoints"]["sharedInbox"],
+        format!("{}/inbox", ministry.url)
+    );
+    assert_eq!(group["participation"], "open");
+    let html = http
+        .get(&group_url)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Stratégie numérique") && html.contains("<html"),
+        "{html}"
+    );
+    let nodeinfo = get(&http, format!("{}/nodeinfo/2.1", ministry.url)).await;
+    assert_eq!(nodeinfo["software"]["name"], "palabre");
+    assert_eq!(nodeinfo["protocols"], json!(["activitypub"]));
+
+    // Brest follows by handle, Rennes by URL; the ministry accepts both.
+    let claire = token(&http, &brest, "claire").await;
+    let yann = token(&http, &rennes, "yann").await;
+    let (status, follow) = post(
+        &http,
+        format!("{}/api/v1/follows", brest.url),
+        &claire,
+        json!({"target": handle}),
+    )
+    .await;
+    assert_eq!(status, 201, "{follow}\n{}", brest.log());
+    assert_eq!(follow["consultation"], handle);
+    let (status, _) = post(
+        &http,
+        format!("{}/api/v1/follows", rennes.url),
+        &yann,
+        json!({"target": group_url}),
+    )
+    .await;
+    assert_eq!(status, 201, "{}", rennes.log());
+    for (node, token) in [(&brest, &claire), (&rennes, &yann)] {
+        eventually("the follow to be accepted", || async {
+            let follows: Value = http
+                .get(format!("{}/api/v1/follows", node.url))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (follows[0]["state"] == "accepted").then_some(())
+        })
+        .await;
+    }
+    let listed = get(&http, format!("{}/api/v1/consultations", brest.url)).await;
+    let mirror = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["slug"] == handle)
+        .expect("mirrored consultation");
+    assert_eq!(mirror["origin"], ministry.host());
+    assert_eq!(mirror["state"], "open");
+
+    // An agent of the ministry posts; both communes show the debate with its origin.
+    let agent = token(&http, &ministry, "agent").await;
+    let (status, proposal) = post(&http, format!("{}/api/v1/consultations/numerique/proposals", ministry.url), &agent,
+        json!({"title": "Mutualiser les briques logicielles", "body": "Entre **ministères** et collectivités."})).await;
+    assert_eq!(status, 201);
+    let id = proposal["id"].as_i64().unwrap();
+    for (stance, text) in [
+        ("for", "Moins de dépenses en double."),
+        ("against", "Chaque territoire a ses besoins."),
+    ] {
+        let (status, body) = post(
+            &http,
+            format!("{}/api/v1/proposals/{id}/arguments", ministry.url),
+            &orga,
+            json!({"stance": stance, "body": text}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    for node in [&brest, &rennes] {
+        let mirrored = eventually("the proposal and its arguments on the mirror", || async {
+            let page = get(
+                &http,
+                format!("{}/api/v1/consultations/{handle}/proposals", node.url),
+            )
+            .await;
+            let item = page["items"].get(0)?.clone();
+            let detail = get(
+                &http,
+                format!("{}/api/v1/proposals/{}", node.url, item["id"]),
+            )
+            .await;
+            (detail["counts"]["arguments_for"] == 1 && detail["counts"]["arguments_against"] == 1)
+                .then_some(detail)
+        })
+        .await;
+        assert_eq!(
+            mirrored["title"], "Mutualiser les briques logicielles",
+            "{}",
+            node.name
+        );
+        assert_eq!(
+            mirrored["number"], proposal["number"],
+            "the origin's number is kept"
+        );
+        assert_eq!(mirrored["origin"], ministry.host());
+        assert!(
+            mirrored["body_html"]
+                .as_str()
+                .unwrap()
+                .contains("<strong>ministères</strong>")
+        );
+        assert_eq!(
+            mirrored["author"]["username"],
+            format!("agent@{}", ministry.host())
+        );
+        assert_eq!(
+            mirrored["arguments_against"][0]["body"],
+            "Chaque territoire a ses besoins."
+        );
+    }
+
+    // Contributing from a mirror is refused with a clear message, and nothing is stored.
+    let (status, refused) = post(
+        &http,
+        format!("{}/api/v1/consultations/{handle}/proposals", brest.url),
+        &claire,
+        json!({"title": "Depuis Brest", "body": "…"}),
+    )
+    .await;
+    assert_eq!(status, 501, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("hosted on another node")
+    );
+
+    // An unsigned Follow is refused and changes nothing.
+    let followers_before = http
+        .get(format!("{group_url}/followers"))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(followers_before["totalItems"], 2);
+    let forged = http
+        .post(format!("{}/inbox", ministry.url))
+        .header("content-type", "application/activity+json")
+        .body(
+            json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "type": "Follow",
+                "id": format!("{}/activities/follow/forged", brest.url),
+                "actor": format!("{}/users/claire", brest.url),
+                "object": group_url,
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(forged.status().as_u16(), 400 | 401),
+        "unsigned activity answered {}",
+        forged.status()
+    );
+    let followers_after = http
+        .get(format!("{group_url}/followers"))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(followers_after["totalItems"], 2);
+}

@@ -1,0 +1,431 @@
+//! Activities Palabre receives. Each `verify` checks origin and rights before `receive` touches
+//! anything; the library has already checked the HTTP signature against the actor's key and
+//! that the activity's id is on the actor's host.
+use activitypub_federation::config::Data;
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::kinds::activity::{
+    AcceptType, AnnounceType, CreateType, FollowType, UndoType,
+};
+use activitypub_federation::protocol::verification::{verify_domains_match, verify_urls_match};
+use activitypub_federation::traits::{Activity, Actor, Object};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use super::actors::{DbGroup, DbPerson};
+use super::objects::{DbArgument, DbProposal, Note, Page};
+use super::{FedData, delivery};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::store::{follow, received_activity};
+
+// ---- Follow / Accept / Undo ----
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Follow {
+    #[serde(rename = "type")]
+    pub kind: FollowType,
+    pub id: Url,
+    pub actor: ObjectId<DbPerson>,
+    pub object: ObjectId<DbGroup>,
+}
+
+#[async_trait::async_trait]
+impl Activity for Follow {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        if !self.object.is_local(data) {
+            return Err(AppError::BadInput(
+                "only consultations of this node can be followed here".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        let group = self.object.dereference_local(data).await?;
+        let follower = self.actor.dereference(data).await?;
+        let existing = follow::Entity::find()
+            .filter(follow::Column::FollowerId.eq(follower.model.id))
+            .filter(follow::Column::ConsultationId.eq(group.model.id))
+            .one(&data.db)
+            .await?;
+        if existing.is_none() {
+            follow::ActiveModel {
+                follower_id: Set(follower.model.id),
+                consultation_id: Set(group.model.id),
+                activity_id: Set(self.id.to_string()),
+                state: Set("accepted".into()),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .insert(&data.db)
+            .await?;
+        }
+        let accept = Accept {
+            kind: AcceptType::Accept,
+            id: Url::parse(&format!(
+                "{}/activities/accept/{}",
+                data.origin,
+                crate::services::accounts::random_token()
+            ))
+            .map_err(|e| AppError::Internal(e.into()))?,
+            actor: group.ap_id.clone().into(),
+            object: self,
+        };
+        let inbox = follower.shared_inbox_or_inbox();
+        delivery::enqueue(
+            &data.db,
+            &accept.id,
+            delivery::Signer::Consultation(group.model.id),
+            &serde_json::to_value(&accept).map_err(anyhow::Error::from)?,
+            [inbox],
+        )
+        .await
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accept {
+    #[serde(rename = "type")]
+    pub kind: AcceptType,
+    pub id: Url,
+    pub actor: ObjectId<DbGroup>,
+    pub object: Follow,
+}
+
+#[async_trait::async_trait]
+impl Activity for Accept {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        // Only the followed consultation accepts, and only a follow one of ours sent.
+        verify_urls_match(self.actor.inner(), self.object.object.inner())?;
+        if !self.object.actor.is_local(data) {
+            return Err(AppError::BadInput(
+                "this Accept answers a follow from another node".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        follow::Entity::update_many()
+            .col_expr(
+                follow::Column::State,
+                sea_orm::sea_query::Expr::value("accepted"),
+            )
+            .filter(follow::Column::ActivityId.eq(self.object.id.as_str()))
+            .exec(&data.db)
+            .await?;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoFollow {
+    #[serde(rename = "type")]
+    pub kind: UndoType,
+    pub id: Url,
+    pub actor: ObjectId<DbPerson>,
+    pub object: Follow,
+}
+
+#[async_trait::async_trait]
+impl Activity for UndoFollow {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &FedData) -> AppResult<()> {
+        // Nobody undoes somebody else's follow.
+        verify_urls_match(self.actor.inner(), self.object.actor.inner())?;
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        let Some(group) = self.object.object.dereference_local(data).await.ok() else {
+            return Ok(());
+        };
+        let Some(follower) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
+            return Ok(());
+        };
+        follow::Entity::delete_many()
+            .filter(follow::Column::FollowerId.eq(follower.model.id))
+            .filter(follow::Column::ConsultationId.eq(group.model.id))
+            .exec(&data.db)
+            .await?;
+        Ok(())
+    }
+}
+
+// ---- contributions announced by a followed consultation ----
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Contribution {
+    Page(Box<Page>),
+    Note(Box<Note>),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateContribution {
+    #[serde(rename = "type")]
+    pub kind: CreateType,
+    pub id: Url,
+    pub actor: ObjectId<DbPerson>,
+    pub object: Contribution,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Announced {
+    Create(Box<CreateContribution>),
+    Contribution(Contribution),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Announce {
+    #[serde(rename = "type")]
+    pub kind: AnnounceType,
+    pub id: Url,
+    pub actor: ObjectId<DbGroup>,
+    pub object: Announced,
+}
+
+impl Contribution {
+    fn id(&self) -> &Url {
+        match self {
+            Contribution::Page(p) => p.id.inner(),
+            Contribution::Note(n) => n.id.inner(),
+        }
+    }
+
+    /// Stores an announced contribution. An embedded copy is believed only when it comes from
+    /// the object's own host; otherwise it is fetched again from its origin.
+    async fn store(self, announcer: &Url, data: &FedData) -> AppResult<()> {
+        let id = self.id().clone();
+        let embedded_is_authoritative = verify_domains_match(&id, announcer).is_ok();
+        match self {
+            Contribution::Page(page) if embedded_is_authoritative => {
+                DbProposal::verify(&page, announcer, data).await?;
+                DbProposal::from_json(*page, data).await?;
+            }
+            Contribution::Note(note) if embedded_is_authoritative => {
+                DbArgument::verify(&note, announcer, data).await?;
+                DbArgument::from_json(*note, data).await?;
+            }
+            Contribution::Page(_) => {
+                ObjectId::<DbProposal>::from(id)
+                    .dereference_forced(data)
+                    .await?;
+            }
+            Contribution::Note(_) => {
+                ObjectId::<DbArgument>::from(id)
+                    .dereference_forced(data)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Activity for Announce {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        // Only a consultation this node follows speaks into its mirror.
+        let group = DbGroup::read_from_id(self.actor.inner().clone(), data)
+            .await?
+            .filter(|g| !g.is_local())
+            .ok_or_else(|| {
+                AppError::Forbidden("this node does not follow that consultation".into())
+            })?;
+        let followed = follow::Entity::find()
+            .filter(follow::Column::ConsultationId.eq(group.model.id))
+            .one(&data.db)
+            .await?;
+        if followed.is_none() {
+            return Err(AppError::Forbidden(
+                "this node does not follow that consultation".into(),
+            ));
+        }
+        if let Announced::Create(create) = &self.object {
+            // The Create speaks for its author: both must be on the object's host.
+            verify_domains_match(create.actor.inner(), create.object.id())?;
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        let contribution = match self.object {
+            Announced::Create(create) => create.object,
+            Announced::Contribution(contribution) => contribution,
+        };
+        contribution.store(self.actor.inner(), data).await
+    }
+}
+
+// ---- the inbox ----
+
+/// Everything an inbox accepts. Unknown activity types are refused with 400 by the parser.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum InboxActivity {
+    Follow(Follow),
+    Accept(Accept),
+    UndoFollow(UndoFollow),
+    Announce(Announce),
+}
+
+impl InboxActivity {
+    fn inner(&self) -> &dyn ActivityIds {
+        match self {
+            InboxActivity::Follow(a) => a,
+            InboxActivity::Accept(a) => a,
+            InboxActivity::UndoFollow(a) => a,
+            InboxActivity::Announce(a) => a,
+        }
+    }
+}
+
+trait ActivityIds {
+    fn id(&self) -> &Url;
+    fn actor(&self) -> &Url;
+}
+
+impl<A: Activity> ActivityIds for A {
+    fn id(&self) -> &Url {
+        Activity::id(self)
+    }
+    fn actor(&self) -> &Url {
+        Activity::actor(self)
+    }
+}
+
+#[async_trait::async_trait]
+impl Activity for InboxActivity {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        self.inner().id()
+    }
+
+    fn actor(&self) -> &Url {
+        self.inner().actor()
+    }
+
+    async fn verify(&self, data: &Data<AppState>) -> AppResult<()> {
+        match self {
+            InboxActivity::Follow(a) => a.verify(data).await,
+            InboxActivity::Accept(a) => a.verify(data).await,
+            InboxActivity::UndoFollow(a) => a.verify(data).await,
+            InboxActivity::Announce(a) => a.verify(data).await,
+        }
+    }
+
+    /// Receiving the same activity twice has no second effect: ids are remembered.
+    async fn receive(self, data: &Data<AppState>) -> AppResult<()> {
+        let id = Activity::id(&self).to_string();
+        if received_activity::Entity::find_by_id(id.clone())
+            .one(&data.db)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        match self {
+            InboxActivity::Follow(a) => a.receive(data).await?,
+            InboxActivity::Accept(a) => a.receive(data).await?,
+            InboxActivity::UndoFollow(a) => a.receive(data).await?,
+            InboxActivity::Announce(a) => a.receive(data).await?,
+        }
+        // A concurrent duplicate may have been recorded meanwhile: that is fine.
+        let _ = received_activity::ActiveModel {
+            ap_id: Set(id),
+            received_at: Set(Utc::now()),
+        }
+        .insert(&data.db)
+        .await;
+        Ok(())
+    }
+}
+
+/// Any JSON activity with an id and an actor, as stored in the delivery queue.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct StoredActivity {
+    pub id: Url,
+    pub actor: Url,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, Value>,
+}
+
+#[async_trait::async_trait]
+impl Activity for StoredActivity {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        &self.actor
+    }
+
+    async fn verify(&self, _data: &FedData) -> AppResult<()> {
+        Err(AppError::Internal(anyhow::anyhow!(
+            "stored activities are only sent"
+        )))
+    }
+
+    async fn receive(self, _data: &FedData) -> AppResult<()> {
+        Err(AppError::Internal(anyhow::anyhow!(
+            "stored activities are only sent"
+        )))
+    }
+}

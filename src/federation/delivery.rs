@@ -1,0 +1,207 @@
+//! The persistent delivery queue. Outgoing activities are written to `deliveries` in the same
+//! transaction as the change they announce; workers claim due rows, sign and send them, and
+//! retry failures with exponential backoff. A node killed mid-fan-out finds its queue intact on
+//! restart; several processes sharing one PostgreSQL database never take the same row
+//! (`FOR UPDATE SKIP LOCKED`).
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use activitypub_federation::activity_sending::SendActivityTask;
+use activitypub_federation::config::{Data, FederationConfig};
+use activitypub_federation::traits::Actor;
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseBackend, EntityTrait, Set, Statement};
+use serde_json::Value;
+use url::Url;
+
+use super::activities::StoredActivity;
+use super::actors::{DbGroup, DbPerson};
+use super::{context, keys};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::store::{account, consultation, delivery};
+
+/// Which local actor signs a delivery.
+#[derive(Debug, Clone, Copy)]
+pub enum Signer {
+    Account(i32),
+    Consultation(i32),
+    Instance,
+}
+
+impl Signer {
+    fn parts(self) -> (&'static str, i32) {
+        match self {
+            Signer::Account(id) => ("account", id),
+            Signer::Consultation(id) => ("consultation", id),
+            Signer::Instance => ("instance", 0),
+        }
+    }
+}
+
+/// Queues `activity` for each distinct inbox (a node's shared inbox once, however many of its
+/// accounts follow).
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    activity_id: &Url,
+    signer: Signer,
+    activity: &Value,
+    inboxes: impl IntoIterator<Item = Url>,
+) -> AppResult<()> {
+    let mut payload = activity.clone();
+    if let Value::Object(map) = &mut payload {
+        map.insert("@context".into(), context());
+    }
+    let payload = serde_json::to_string(&payload).map_err(anyhow::Error::from)?;
+    let (kind, actor_id) = signer.parts();
+    let now = Utc::now();
+    let inboxes: BTreeSet<String> = inboxes.into_iter().map(|u| u.to_string()).collect();
+    for inbox in inboxes {
+        delivery::ActiveModel {
+            activity_id: Set(activity_id.to_string()),
+            actor_kind: Set(kind.into()),
+            actor_id: Set(actor_id),
+            inbox: Set(inbox),
+            payload: Set(payload.clone()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            status: Set("pending".into()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// How long a claimed row stays reserved for the worker that claimed it.
+const LEASE_SECONDS: i64 = 60;
+const BATCH: i64 = 16;
+
+async fn claim(db: &impl ConnectionTrait) -> AppResult<Vec<delivery::Model>> {
+    let now = Utc::now();
+    let lease = now + chrono::Duration::seconds(LEASE_SECONDS);
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "UPDATE deliveries SET locked_until = $1 WHERE id IN (\
+               SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
+               AND (locked_until IS NULL OR locked_until < $2) ORDER BY id LIMIT $3 \
+               FOR UPDATE SKIP LOCKED) RETURNING *"
+        }
+        // SQLite runs one writer at a time: the UPDATE itself is the claim.
+        _ => {
+            "UPDATE deliveries SET locked_until = ? WHERE id IN (\
+               SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? \
+               AND (locked_until IS NULL OR locked_until < ?) ORDER BY id LIMIT ?) RETURNING *"
+        }
+    };
+    let values: Vec<sea_orm::Value> = match backend {
+        DatabaseBackend::Postgres => vec![lease.into(), now.into(), BATCH.into()],
+        _ => vec![lease.into(), now.into(), now.into(), BATCH.into()],
+    };
+    Ok(delivery::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .all(db)
+        .await?)
+}
+
+async fn prepare<A: Actor + std::fmt::Debug>(
+    activity: &StoredActivity,
+    actor: &A,
+    inbox: Url,
+    data: &Data<AppState>,
+) -> AppResult<Vec<SendActivityTask>> {
+    Ok(SendActivityTask::prepare(activity, actor, vec![inbox], data).await?)
+}
+
+async fn send(row: &delivery::Model, data: &Data<AppState>) -> AppResult<()> {
+    let activity: StoredActivity =
+        serde_json::from_str(&row.payload).map_err(anyhow::Error::from)?;
+    let inbox = Url::parse(&row.inbox).map_err(|e| AppError::BadInput(e.to_string()))?;
+    let tasks = match row.actor_kind.as_str() {
+        "account" => {
+            let model = account::Entity::find_by_id(row.actor_id)
+                .one(&data.db)
+                .await?
+                .ok_or_else(|| AppError::NotFound("signing account".into()))?;
+            let model = keys::ensure_account_keys(data, model).await?;
+            prepare(&activity, &DbPerson::new(data, model)?, inbox, data).await?
+        }
+        "consultation" => {
+            let model = consultation::Entity::find_by_id(row.actor_id)
+                .one(&data.db)
+                .await?
+                .ok_or_else(|| AppError::NotFound("signing consultation".into()))?;
+            let model = keys::ensure_consultation_keys(data, model).await?;
+            prepare(&activity, &DbGroup::new(data, model)?, inbox, data).await?
+        }
+        _ => prepare(&activity, &keys::instance_actor(data).await?, inbox, data).await?,
+    };
+    for task in tasks {
+        task.sign_and_send(data).await?;
+    }
+    Ok(())
+}
+
+async fn record(row: delivery::Model, outcome: AppResult<()>, state: &AppState) -> AppResult<()> {
+    let federation = &state.settings.federation;
+    let attempts = row.attempts + 1;
+    let mut active: delivery::ActiveModel = row.into();
+    active.attempts = Set(attempts);
+    active.locked_until = Set(None);
+    match outcome {
+        Ok(()) => active.status = Set("delivered".into()),
+        Err(err) => {
+            tracing::warn!(error = %err, attempts, "delivery failed");
+            active.last_error = Set(Some(err.to_string()));
+            if attempts >= federation.max_attempts {
+                active.status = Set("failed".into());
+            } else {
+                let exponent = (attempts - 1).clamp(0, 20) as u32;
+                let delay = federation
+                    .retry_base_seconds
+                    .saturating_mul(2u64.saturating_pow(exponent))
+                    .min(6 * 3600);
+                active.next_attempt_at = Set(Utc::now() + chrono::Duration::seconds(delay as i64));
+            }
+        }
+    }
+    active.update(&state.db).await?;
+    Ok(())
+}
+
+/// Claims and sends one batch; returns how many rows it handled.
+pub async fn run_once(config: &FederationConfig<AppState>) -> AppResult<usize> {
+    let data = config.to_request_data();
+    let rows = claim(&data.db).await?;
+    let count = rows.len();
+    let sends = rows.into_iter().map(|row| {
+        let data = config.to_request_data();
+        async move {
+            let outcome = send(&row, &data).await;
+            record(row, outcome, &data).await
+        }
+    });
+    for result in futures_util::future::join_all(sends).await {
+        result?;
+    }
+    Ok(count)
+}
+
+/// Starts the delivery worker of this process.
+pub fn spawn_worker(config: FederationConfig<AppState>) {
+    tokio::spawn(async move {
+        loop {
+            match run_once(&config).await {
+                Ok(0) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, "delivery worker");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,190 @@
+//! Following a consultation hosted on another node: resolve it (handle or URL), store it as a
+//! mirror (`name@host`), send `Follow`; its `Announce`s then fill the mirror.
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use url::Url;
+use utoipa::ToSchema;
+
+use super::FedData;
+use super::actors::{DbGroup, DbPerson};
+use super::delivery::{self, Signer};
+use crate::app::AppState;
+use crate::domain::Actor;
+use crate::error::{AppError, AppResult};
+use crate::services::accounts::random_token;
+use crate::store::{account, consultation, follow};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewFollow {
+    /// A handle `name@host` (with or without a leading `@`) or the consultation's actor URL.
+    pub target: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowView {
+    pub id: i32,
+    /// The followed consultation's actor id.
+    pub target: String,
+    /// Its slug on this node (`name@host`): use it with the consultation routes.
+    pub consultation: String,
+    /// `pending` until the consultation's node accepts, then `accepted`.
+    pub state: String,
+}
+
+fn view(row: &follow::Model, group: &consultation::Model) -> FollowView {
+    FollowView {
+        id: row.id,
+        target: group.ap_id.clone().unwrap_or_default(),
+        consultation: group.slug.clone(),
+        state: row.state.clone(),
+    }
+}
+
+async fn resolve(data: &FedData, target: &str) -> AppResult<DbGroup> {
+    let target = target.trim();
+    if target.starts_with("http://") || target.starts_with("https://") {
+        let id = ObjectId::<DbGroup>::parse(target)
+            .map_err(|e| AppError::BadInput(format!("target is not a valid URL: {e}")))?;
+        return id.dereference(data).await;
+    }
+    let handle = target.trim_start_matches('@');
+    match handle.split_once('@') {
+        Some((name, host)) if !name.is_empty() && !host.is_empty() => {
+            webfinger_resolve_actor::<AppState, DbGroup>(handle, data).await
+        }
+        _ => Err(AppError::BadInput(
+            "target must be a handle name@host or an actor URL".into(),
+        )),
+    }
+}
+
+pub async fn follow(data: &FedData, follower: &Actor, target: &str) -> AppResult<FollowView> {
+    let group = resolve(data, target).await?;
+    if group.is_local() {
+        return Err(AppError::BadInput(
+            "that consultation is hosted on this node: no need to follow it".into(),
+        ));
+    }
+    if let Some(row) = follow::Entity::find()
+        .filter(follow::Column::FollowerId.eq(follower.account_id))
+        .filter(follow::Column::ConsultationId.eq(group.model.id))
+        .one(&data.db)
+        .await?
+    {
+        return Ok(view(&row, &group.model));
+    }
+    let person = account::Entity::find_by_id(follower.account_id)
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("account".into()))?;
+    let person = DbPerson::new(data, person)?;
+    let activity_id = Url::parse(&format!(
+        "{}/activities/follow/{}",
+        data.origin,
+        random_token()
+    ))
+    .map_err(|e| AppError::Internal(e.into()))?;
+    let activity = json!({
+        "type": "Follow",
+        "id": activity_id,
+        "actor": person.ap_id,
+        "object": group.ap_id,
+        "to": [group.ap_id],
+    });
+    let inbox = activitypub_federation::traits::Actor::inbox(&group);
+    let txn = data.db.begin().await?;
+    let row = follow::ActiveModel {
+        follower_id: Set(follower.account_id),
+        consultation_id: Set(group.model.id),
+        activity_id: Set(activity_id.to_string()),
+        state: Set("pending".into()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    delivery::enqueue(
+        &txn,
+        &activity_id,
+        Signer::Account(follower.account_id),
+        &activity,
+        [inbox],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view(&row, &group.model))
+}
+
+/// The caller's follows of remote consultations.
+pub async fn list(state: &AppState, follower: &Actor) -> AppResult<Vec<FollowView>> {
+    let rows = follow::Entity::find()
+        .filter(follow::Column::FollowerId.eq(follower.account_id))
+        .all(&state.db)
+        .await?;
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(group) = consultation::Entity::find_by_id(row.consultation_id)
+            .one(&state.db)
+            .await?
+            .filter(|g| g.ap_id.is_some())
+        {
+            views.push(view(&row, &group));
+        }
+    }
+    Ok(views)
+}
+
+/// Stops following: sends `Undo(Follow)` and forgets the follow. The mirrored content stays.
+pub async fn unfollow(state: &AppState, follower: &Actor, id: i32) -> AppResult<()> {
+    let row = follow::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .filter(|f| f.follower_id == follower.account_id)
+        .ok_or_else(|| AppError::NotFound(format!("no follow {id} of yours")))?;
+    let group = consultation::Entity::find_by_id(row.consultation_id)
+        .one(&state.db)
+        .await?
+        .filter(|g| g.ap_id.is_some())
+        .ok_or_else(|| AppError::NotFound(format!("no follow {id} of yours")))?;
+    let group = DbGroup::new(state, group)?;
+    let person = account::Entity::find_by_id(follower.account_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("account".into()))?;
+    let person = DbPerson::new(state, person)?;
+    let undo_id = Url::parse(&format!(
+        "{}/activities/undo/{}",
+        state.origin,
+        random_token()
+    ))
+    .map_err(|e| AppError::Internal(e.into()))?;
+    let undo = json!({
+        "type": "Undo",
+        "id": undo_id,
+        "actor": person.ap_id,
+        "object": {
+            "type": "Follow",
+            "id": row.activity_id,
+            "actor": person.ap_id,
+            "object": group.ap_id,
+        },
+        "to": [group.ap_id],
+    });
+    let inbox = activitypub_federation::traits::Actor::inbox(&group);
+    let txn = state.db.begin().await?;
+    delivery::enqueue(
+        &txn,
+        &undo_id,
+        Signer::Account(follower.account_id),
+        &undo,
+        [inbox],
+    )
+    .await?;
+    follow::Entity::delete_by_id(row.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}

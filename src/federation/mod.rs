@@ -1,0 +1,75 @@
+//! ActivityPub federation with `activitypub_federation`: accounts are `Person`s, consultations
+//! `Group`s (FEP-1b12), the node an `Application`; proposals federate as `Page`s and arguments
+//! as `Note`s with a stance. FEDERATION.md documents what is sent and accepted.
+pub mod activities;
+pub mod actors;
+pub mod delivery;
+pub mod follows;
+pub mod keys;
+pub mod objects;
+pub mod publish;
+pub mod routes;
+
+use activitypub_federation::config::{Data, FederationConfig};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+
+pub type FedData = Data<AppState>;
+
+pub const AS_PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+/// The namespace of Palabre's vocabulary (docs/fep-consultations.md).
+pub const PALABRE_NS: &str = "https://w3id.org/palabre/ns#";
+
+/// The JSON-LD context of everything Palabre serves and sends: ActivityStreams, security
+/// (public keys) and Palabre's own terms.
+pub fn context() -> Value {
+    json!([
+        "https://www.w3.org/ns/activitystreams",
+        "https://w3id.org/security/v1",
+        {
+            "palabre": PALABRE_NS,
+            "xsd": "http://www.w3.org/2001/XMLSchema#",
+            "stance": "palabre:stance",
+            "number": {"@id": "palabre:number", "@type": "xsd:integer"},
+            "opensAt": {"@id": "palabre:opensAt", "@type": "xsd:dateTime"},
+            "closesAt": {"@id": "palabre:closesAt", "@type": "xsd:dateTime"},
+            "participation": "palabre:participation",
+            "themes": "palabre:themes",
+            "proposalState": "palabre:proposalState",
+            "officialAnswer": "palabre:officialAnswer",
+            "votes": "palabre:votes",
+            "agree": {"@id": "palabre:agree", "@type": "xsd:integer"},
+            "mixed": {"@id": "palabre:mixed", "@type": "xsd:integer"},
+            "disagree": {"@id": "palabre:disagree", "@type": "xsd:integer"},
+            "verified": "palabre:verified",
+            "postingRestrictedToMods": "https://join-lemmy.org/ns#postingRestrictedToMods"
+        }
+    ])
+}
+
+/// Builds the federation configuration. `allow_local` turns on the library's debug mode:
+/// plain http and loopback addresses, for tests with several nodes on one machine.
+pub async fn config(state: AppState) -> anyhow::Result<FederationConfig<AppState>> {
+    let instance = keys::instance_actor(&state).await?;
+    let allow_local = state.settings.federation.allow_local;
+    let domain = state.settings.domain();
+    let config = FederationConfig::builder()
+        .domain(domain)
+        .debug(allow_local)
+        .http_fetch_limit(50)
+        .signed_fetch_actor(&instance)
+        .app_data(state)
+        .build()
+        .await?;
+    Ok(config)
+}
+
+/// The host (with port) of a URL, as shown next to mirrored content: "where it came from".
+pub fn host_of(url: &url::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,433 @@
+//! Proposals federate as `Page`s (name, content, Markdown source, audience = the consultation's
+//! Group), arguments as `Note`s replying to their proposal with a Palabre `stance`.
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::kinds::object::{NoteType, PageType};
+use activitypub_federation::protocol::helpers::deserialize_one_or_many;
+use activitypub_federation::protocol::verification::verify_domains_match;
+use activitypub_federation::traits::Object;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::actors::{DbGroup, DbPerson, Source, clean_name, local_segment};
+use super::{AS_PUBLIC, FedData};
+use crate::app::AppState;
+use crate::domain::{ProposalState, Stance};
+use crate::error::{AppError, AppResult};
+use crate::render::{html_to_text, markdown_to_html};
+use crate::services::views::VoteCounts;
+use crate::services::{BODY_MAX, TITLE_MAX, refresh_tally};
+use crate::store::{account, argument, consultation, proposal};
+
+fn url(raw: &str) -> AppResult<Url> {
+    Url::parse(raw).map_err(|e| AppError::Internal(anyhow::anyhow!("bad URL {raw}: {e}")))
+}
+
+/// Markdown from a remote object: its Markdown `source` when it has one, else the text of its
+/// (untrusted) HTML content.
+fn remote_markdown(source: Option<&Source>, content: &str) -> String {
+    let text = match source {
+        Some(s) if s.media_type == "text/markdown" => s.content.clone(),
+        _ => html_to_text(content),
+    };
+    text.chars().take(BODY_MAX).collect()
+}
+
+fn public_and(group: &Url) -> Vec<Url> {
+    let mut to = vec![group.clone()];
+    if let Ok(public) = Url::parse(AS_PUBLIC) {
+        to.push(public);
+    }
+    to
+}
+
+// ---- proposals ----
+
+#[derive(Clone, Debug)]
+pub struct DbProposal {
+    pub model: proposal::Model,
+    pub ap_id: Url,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Tally {
+    pub agree: i32,
+    pub mixed: i32,
+    pub disagree: i32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    #[serde(rename = "type")]
+    pub kind: PageType,
+    pub id: ObjectId<DbProposal>,
+    pub attributed_to: ObjectId<DbPerson>,
+    pub name: String,
+    pub content: String,
+    pub media_type: Option<String>,
+    pub source: Option<Source>,
+    #[serde(deserialize_with = "deserialize_one_or_many", default)]
+    pub to: Vec<Url>,
+    #[serde(deserialize_with = "deserialize_one_or_many", default)]
+    pub cc: Vec<Url>,
+    pub audience: Option<ObjectId<DbGroup>>,
+    pub context: Option<Url>,
+    pub url: Option<Url>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// Palabre: the number on its consultation's node, the organiser's verdict, the tallies.
+    pub number: Option<i64>,
+    pub proposal_state: Option<ProposalState>,
+    pub official_answer: Option<String>,
+    pub votes: Option<Tally>,
+}
+
+impl DbProposal {
+    pub fn new(state: &AppState, model: proposal::Model) -> AppResult<Self> {
+        let ap_id = match &model.ap_id {
+            Some(id) => url(id)?,
+            None => url(&state.proposal_url(model.id))?,
+        };
+        Ok(Self { model, ap_id })
+    }
+}
+
+/// The `Page` of a proposal; pure, so that the outbox can build it inside a transaction.
+pub fn page_json(
+    state: &AppState,
+    model: &proposal::Model,
+    author: &account::Model,
+    group: &consultation::Model,
+) -> AppResult<Page> {
+    let id = DbProposal::new(state, model.clone())?.ap_id;
+    let author_id = DbPerson::new(state, author.clone())?.ap_id;
+    let group = DbGroup::new(state, group.clone())?;
+    Ok(Page {
+        kind: PageType::Page,
+        attributed_to: author_id.into(),
+        name: model.title.clone(),
+        content: markdown_to_html(&model.body),
+        media_type: Some("text/html".into()),
+        source: Some(Source {
+            content: model.body.clone(),
+            media_type: "text/markdown".into(),
+        }),
+        to: public_and(&group.ap_id),
+        cc: vec![url(&group.followers_url())?],
+        context: Some(url(&format!("{}/context", group.ap_id))?),
+        audience: Some(group.ap_id.into()),
+        url: Some(id.clone()),
+        published: Some(model.created_at),
+        updated: Some(model.updated_at),
+        number: Some(model.number),
+        proposal_state: ProposalState::parse(&model.state).ok(),
+        official_answer: model.official_answer.clone(),
+        votes: Some(Tally {
+            agree: model.agree,
+            mixed: model.mixed,
+            disagree: model.disagree,
+        }),
+        id: id.into(),
+    })
+}
+
+#[async_trait::async_trait]
+impl Object for DbProposal {
+    type DataType = AppState;
+    type Kind = Page;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.ap_id
+    }
+
+    async fn read_from_id(id: Url, data: &FedData) -> AppResult<Option<Self>> {
+        let found = match local_segment(data, &id, "/proposals/") {
+            Some(local) => match local.parse::<i32>() {
+                Ok(pk) => {
+                    proposal::Entity::find_by_id(pk)
+                        .filter(proposal::Column::ApId.is_null())
+                        .one(&data.db)
+                        .await?
+                }
+                Err(_) => None,
+            },
+            None => {
+                proposal::Entity::find()
+                    .filter(proposal::Column::ApId.eq(id.as_str()))
+                    .one(&data.db)
+                    .await?
+            }
+        };
+        found.map(|m| DbProposal::new(data, m)).transpose()
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.model.withdrawn || self.model.hidden
+    }
+
+    async fn into_json(self, data: &FedData) -> AppResult<Page> {
+        let author = account::Entity::find_by_id(self.model.author_id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("author".into()))?;
+        let group = consultation::Entity::find_by_id(self.model.consultation_id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+        page_json(data, &self.model, &author, &group)
+    }
+
+    async fn verify(json: &Page, expected_domain: &Url, _data: &FedData) -> AppResult<()> {
+        verify_domains_match(json.id.inner(), expected_domain)?;
+        // Only an author's own server speaks for the author.
+        verify_domains_match(json.id.inner(), json.attributed_to.inner())?;
+        Ok(())
+    }
+
+    async fn from_json(json: Page, data: &FedData) -> AppResult<Self> {
+        let group_id = json
+            .audience
+            .clone()
+            .or_else(|| {
+                json.to
+                    .iter()
+                    .chain(&json.cc)
+                    .next()
+                    .cloned()
+                    .map(Into::into)
+            })
+            .ok_or_else(|| AppError::BadInput("the Page names no consultation".into()))?;
+        let group = DbGroup::read_from_id(group_id.inner().clone(), data)
+            .await?
+            .ok_or_else(|| {
+                AppError::BadInput("the Page's consultation is not followed here".into())
+            })?;
+        let author = json.attributed_to.dereference(data).await?;
+        let id = json.id.inner().to_string();
+        let existing = proposal::Entity::find()
+            .filter(proposal::Column::ApId.eq(id.as_str()))
+            .one(&data.db)
+            .await?;
+        let now = Utc::now();
+        let mut active: proposal::ActiveModel = match existing {
+            Some(model) => model.into(),
+            None => proposal::ActiveModel {
+                ap_id: Set(Some(id)),
+                consultation_id: Set(group.model.id),
+                author_id: Set(author.model.id),
+                hidden: Set(false),
+                withdrawn: Set(false),
+                arguments_for: Set(0),
+                arguments_against: Set(0),
+                argument_count: Set(0),
+                source_count: Set(0),
+                created_at: Set(json.published.unwrap_or(now)),
+                ..Default::default()
+            },
+        };
+        let tally = json.votes.clone().unwrap_or_default();
+        active.number = Set(json.number.unwrap_or(0));
+        active.title = Set(clean_name(&json.name, TITLE_MAX));
+        active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
+        active.state = Set(json
+            .proposal_state
+            .unwrap_or(ProposalState::Submitted)
+            .as_str()
+            .to_owned());
+        active.official_answer = Set(json.official_answer.map(|a| html_to_text(&a)));
+        // The consultation's origin counts the votes; mirrors show its tallies.
+        active.agree = Set(tally.agree.max(0));
+        active.mixed = Set(tally.mixed.max(0));
+        active.disagree = Set(tally.disagree.max(0));
+        active.vote_count = Set(tally.agree.max(0) + tally.mixed.max(0) + tally.disagree.max(0));
+        active.updated_at = Set(json.updated.unwrap_or(now));
+        let model = active.save(&data.db).await?.try_into_model()?;
+        DbProposal::new(data, model)
+    }
+}
+
+impl From<&Tally> for VoteCounts {
+    fn from(t: &Tally) -> Self {
+        VoteCounts {
+            agree: t.agree,
+            mixed: t.mixed,
+            disagree: t.disagree,
+        }
+    }
+}
+
+// ---- arguments ----
+
+#[derive(Clone, Debug)]
+pub struct DbArgument {
+    pub model: argument::Model,
+    pub ap_id: Url,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Note {
+    #[serde(rename = "type")]
+    pub kind: NoteType,
+    pub id: ObjectId<DbArgument>,
+    pub attributed_to: ObjectId<DbPerson>,
+    pub in_reply_to: ObjectId<DbProposal>,
+    pub content: String,
+    pub media_type: Option<String>,
+    pub source: Option<Source>,
+    #[serde(deserialize_with = "deserialize_one_or_many", default)]
+    pub to: Vec<Url>,
+    #[serde(deserialize_with = "deserialize_one_or_many", default)]
+    pub cc: Vec<Url>,
+    pub audience: Option<ObjectId<DbGroup>>,
+    pub context: Option<Url>,
+    pub url: Option<Url>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// Palabre: `for` or `against` its proposal.
+    pub stance: Option<Stance>,
+    pub number: Option<i64>,
+}
+
+impl DbArgument {
+    pub fn new(state: &AppState, model: argument::Model) -> AppResult<Self> {
+        let ap_id = match &model.ap_id {
+            Some(id) => url(id)?,
+            None => url(&state.argument_url(model.id))?,
+        };
+        Ok(Self { model, ap_id })
+    }
+}
+
+pub fn note_json(
+    state: &AppState,
+    model: &argument::Model,
+    author: &account::Model,
+    proposal: &proposal::Model,
+    group: &consultation::Model,
+) -> AppResult<Note> {
+    let id = DbArgument::new(state, model.clone())?.ap_id;
+    let group = DbGroup::new(state, group.clone())?;
+    Ok(Note {
+        kind: NoteType::Note,
+        attributed_to: DbPerson::new(state, author.clone())?.ap_id.into(),
+        in_reply_to: DbProposal::new(state, proposal.clone())?.ap_id.into(),
+        content: markdown_to_html(&model.body),
+        media_type: Some("text/html".into()),
+        source: Some(Source {
+            content: model.body.clone(),
+            media_type: "text/markdown".into(),
+        }),
+        to: public_and(&group.ap_id),
+        cc: vec![url(&group.followers_url())?],
+        context: Some(url(&format!("{}/context", group.ap_id))?),
+        audience: Some(group.ap_id.into()),
+        url: Some(id.clone()),
+        published: Some(model.created_at),
+        updated: Some(model.updated_at),
+        stance: Stance::parse(&model.stance).ok(),
+        number: Some(model.number),
+        id: id.into(),
+    })
+}
+
+#[async_trait::async_trait]
+impl Object for DbArgument {
+    type DataType = AppState;
+    type Kind = Note;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.ap_id
+    }
+
+    async fn read_from_id(id: Url, data: &FedData) -> AppResult<Option<Self>> {
+        let found = match local_segment(data, &id, "/arguments/") {
+            Some(local) => match local.parse::<i32>() {
+                Ok(pk) => {
+                    argument::Entity::find_by_id(pk)
+                        .filter(argument::Column::ApId.is_null())
+                        .one(&data.db)
+                        .await?
+                }
+                Err(_) => None,
+            },
+            None => {
+                argument::Entity::find()
+                    .filter(argument::Column::ApId.eq(id.as_str()))
+                    .one(&data.db)
+                    .await?
+            }
+        };
+        found.map(|m| DbArgument::new(data, m)).transpose()
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.model.withdrawn || self.model.hidden
+    }
+
+    async fn into_json(self, data: &FedData) -> AppResult<Note> {
+        let author = account::Entity::find_by_id(self.model.author_id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("author".into()))?;
+        let proposal = proposal::Entity::find_by_id(self.model.proposal_id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+        let group = consultation::Entity::find_by_id(proposal.consultation_id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+        note_json(data, &self.model, &author, &proposal, &group)
+    }
+
+    async fn verify(json: &Note, expected_domain: &Url, _data: &FedData) -> AppResult<()> {
+        verify_domains_match(json.id.inner(), expected_domain)?;
+        verify_domains_match(json.id.inner(), json.attributed_to.inner())?;
+        if json.stance.is_none() {
+            // Replies without a stance are comments, which a later version shows (see the
+            // Mastodon issue); they are not arguments and are not stored as such.
+            return Err(AppError::NotImplemented(
+                "a reply without a stance is not an argument".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn from_json(json: Note, data: &FedData) -> AppResult<Self> {
+        let proposal = json.in_reply_to.dereference(data).await?;
+        let author = json.attributed_to.dereference(data).await?;
+        let stance = json
+            .stance
+            .ok_or_else(|| AppError::BadInput("an argument needs a stance".into()))?;
+        let id = json.id.inner().to_string();
+        let existing = argument::Entity::find()
+            .filter(argument::Column::ApId.eq(id.as_str()))
+            .one(&data.db)
+            .await?;
+        let now = Utc::now();
+        let mut active: argument::ActiveModel = match existing {
+            Some(model) => model.into(),
+            None => argument::ActiveModel {
+                ap_id: Set(Some(id)),
+                proposal_id: Set(proposal.model.id),
+                author_id: Set(author.model.id),
+                hidden: Set(false),
+                withdrawn: Set(false),
+                created_at: Set(json.published.unwrap_or(now)),
+                ..Default::default()
+            },
+        };
+        active.number = Set(json.number.unwrap_or(0));
+        active.stance = Set(stance.as_str().to_owned());
+        active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
+        active.updated_at = Set(json.updated.unwrap_or(now));
+        let model = active.save(&data.db).await?.try_into_model()?;
+        refresh_tally(&data.db, proposal.model.id).await?;
+        DbArgument::new(data, model)
+    }
+}

@@ -1,0 +1,313 @@
+//! Federation endpoints: WebFinger, NodeInfo, inboxes, and the ActivityStreams JSON of actors
+//! and objects. Object URLs serve JSON to `Accept: application/activity+json` (or the
+//! ActivityStreams `ld+json` profile) and HTML to browsers, at the same URL: `negotiate`
+//! routes the former to the `/ap/...` handlers below before axum's routing runs.
+use activitypub_federation::axum::inbox::{ActivityData, receive_activity};
+use activitypub_federation::axum::json::FederationJson;
+use activitypub_federation::fetch::webfinger::{
+    Webfinger, build_webfinger_response_with_type, extract_webfinger_name,
+};
+use activitypub_federation::protocol::context::WithContext;
+use activitypub_federation::protocol::tombstone::Tombstone;
+use activitypub_federation::traits::Object;
+use axum::Router;
+use axum::extract::{Path, Query, Request};
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use either::Either;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::activities::InboxActivity;
+use super::actors::{DbGroup, DbPerson};
+use super::objects::{DbArgument, DbProposal};
+use super::{FedData, context, keys};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::store::{account, argument, consultation, follow, handle, proposal};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/webfinger", get(webfinger))
+        .route("/.well-known/nodeinfo", get(nodeinfo_links))
+        .route("/nodeinfo/2.1", get(nodeinfo))
+        .route("/inbox", post(inbox))
+        .route("/users/{name}/inbox", post(inbox))
+        .route("/consultations/{slug}/inbox", post(inbox))
+        .route("/actor/inbox", post(inbox))
+        .route("/actor", get(instance_actor))
+        .route("/ap/users/{name}", get(person))
+        .route("/ap/consultations/{slug}", get(group))
+        .route("/ap/proposals/{id}", get(page))
+        .route("/ap/arguments/{id}", get(note))
+        .route("/users/{name}/outbox", get(empty_outbox))
+        .route("/consultations/{slug}/outbox", get(group_outbox))
+        .route("/consultations/{slug}/context", get(group_outbox))
+        .route("/consultations/{slug}/followers", get(group_followers))
+}
+
+/// Rewrites ActivityStreams requests for object URLs to the `/ap/...` handlers.
+pub fn negotiate(mut request: Request) -> Request {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) || !wants_activity_json(&request) {
+        return request;
+    }
+    let path = request.uri().path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let served = matches!(
+        segments.as_slice(),
+        ["users", _] | ["proposals", _] | ["arguments", _]
+    ) || matches!(segments.as_slice(), ["consultations", slug] if *slug != "new");
+    if served && let Ok(uri) = format!("/ap{path}").parse::<Uri>() {
+        *request.uri_mut() = uri;
+    }
+    request
+}
+
+fn wants_activity_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|accept| {
+            accept.contains("application/activity+json")
+                || (accept.contains("application/ld+json") && accept.contains("activitystreams"))
+        })
+}
+
+#[derive(Deserialize)]
+struct WebfingerQuery {
+    resource: String,
+}
+
+async fn webfinger(
+    Query(query): Query<WebfingerQuery>,
+    data: FedData,
+) -> AppResult<axum::Json<Webfinger>> {
+    let name = extract_webfinger_name(&query.resource, &data).map_err(|_| {
+        AppError::NotFound(format!("no such account on this node: {}", query.resource))
+    })?;
+    let found = handle::Entity::find_by_id(name.to_owned())
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound(format!("no such account on this node: {}", query.resource))
+        })?;
+    let (url, kind) = match found.kind.as_str() {
+        "consultation" => (data.consultation_url(name), "Group"),
+        _ => (data.account_url(name), "Person"),
+    };
+    let url = Url::parse(&url).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(axum::Json(build_webfinger_response_with_type(
+        query.resource,
+        vec![(url, Some(kind))],
+    )))
+}
+
+async fn nodeinfo_links(data: FedData) -> axum::Json<Value> {
+    axum::Json(json!({
+        "links": [{
+            "rel": "http://nodeinfo.diaspora.software/ns/schema/2.1",
+            "href": format!("{}/nodeinfo/2.1", data.origin),
+        }]
+    }))
+}
+
+async fn nodeinfo(data: FedData) -> AppResult<Response> {
+    let users = account::Entity::find()
+        .filter(account::Column::ApId.is_null())
+        .count(&data.db)
+        .await?;
+    let proposals = proposal::Entity::find()
+        .filter(proposal::Column::ApId.is_null())
+        .filter(proposal::Column::Withdrawn.eq(false))
+        .count(&data.db)
+        .await?;
+    let arguments = argument::Entity::find()
+        .filter(argument::Column::ApId.is_null())
+        .filter(argument::Column::Withdrawn.eq(false))
+        .count(&data.db)
+        .await?;
+    let body = json!({
+        "version": "2.1",
+        "software": {
+            "name": "palabre",
+            "version": env!("CARGO_PKG_VERSION"),
+            "homepage": format!("{}/", data.origin),
+        },
+        "protocols": ["activitypub"],
+        "services": {"inbound": [], "outbound": []},
+        "openRegistrations": data.settings.instance.open_registrations,
+        "usage": {
+            "users": {"total": users},
+            "localPosts": proposals,
+            "localComments": arguments,
+        },
+        "metadata": {"nodeName": data.settings.instance.name},
+    });
+    let mut response = axum::Json(body).into_response();
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.1#\"",
+        ),
+    );
+    Ok(response)
+}
+
+/// Every inbox, personal or shared: the signature is checked against the actor's key before
+/// anything is read, then the activity's own rules.
+async fn inbox(data: FedData, activity: ActivityData) -> Result<StatusCode, AppError> {
+    receive_activity::<WithContext<InboxActivity>, Either<DbPerson, DbGroup>, AppState>(
+        activity, &data,
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+fn activity_json<T: serde::Serialize>(object: T) -> Response {
+    let mut response = FederationJson(WithContext::new(object, context())).into_response();
+    response
+        .headers_mut()
+        .insert(axum::http::header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+fn tombstone(id: Url) -> Response {
+    let mut response = activity_json(Tombstone::new(id));
+    *response.status_mut() = StatusCode::GONE;
+    response
+}
+
+async fn instance_actor(data: FedData) -> AppResult<Response> {
+    let actor = keys::instance_actor(&data).await?;
+    Ok(activity_json(actor.to_json(&data)?))
+}
+
+async fn person(Path(name): Path<String>, data: FedData) -> AppResult<Response> {
+    let model = account::Entity::find()
+        .filter(account::Column::Username.eq(&name))
+        .filter(account::Column::ApId.is_null())
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no account '{name}'")))?;
+    Ok(activity_json(
+        DbPerson::new(&data, model)?.into_json(&data).await?,
+    ))
+}
+
+async fn local_group(data: &FedData, slug: &str) -> AppResult<DbGroup> {
+    let model = consultation::Entity::find()
+        .filter(consultation::Column::Slug.eq(slug))
+        .filter(consultation::Column::ApId.is_null())
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no consultation '{slug}'")))?;
+    DbGroup::new(data, model)
+}
+
+async fn group(Path(slug): Path<String>, data: FedData) -> AppResult<Response> {
+    let group = local_group(&data, &slug).await?;
+    Ok(activity_json(group.into_json(&data).await?))
+}
+
+async fn page(Path(id): Path<i32>, data: FedData) -> AppResult<Response> {
+    let model = proposal::Entity::find_by_id(id)
+        .filter(proposal::Column::ApId.is_null())
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no proposal {id}")))?;
+    let object = DbProposal::new(&data, model)?;
+    if object.model.hidden {
+        return Err(AppError::NotFound(format!("no proposal {id}")));
+    }
+    if object.model.withdrawn {
+        return Ok(tombstone(object.ap_id));
+    }
+    Ok(activity_json(object.into_json(&data).await?))
+}
+
+async fn note(Path(id): Path<i32>, data: FedData) -> AppResult<Response> {
+    let model = argument::Entity::find_by_id(id)
+        .filter(argument::Column::ApId.is_null())
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no argument {id}")))?;
+    let object = DbArgument::new(&data, model)?;
+    if object.model.hidden {
+        return Err(AppError::NotFound(format!("no argument {id}")));
+    }
+    if object.model.withdrawn {
+        return Ok(tombstone(object.ap_id));
+    }
+    Ok(activity_json(object.into_json(&data).await?))
+}
+
+async fn empty_outbox(Path(name): Path<String>, data: FedData) -> AppResult<Response> {
+    Ok(activity_json(json!({
+        "type": "OrderedCollection",
+        "id": format!("{}/outbox", data.account_url(&name)),
+        "totalItems": 0,
+        "orderedItems": [],
+    })))
+}
+
+/// The consultation's debate as a collection of its proposals' and arguments' ids (FEP-7888
+/// `context`), newest first. Limited to the latest 500 of each for now.
+async fn group_outbox(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppResult<Response> {
+    let group = local_group(&data, &slug).await?;
+    let proposals = proposal::Entity::find()
+        .filter(proposal::Column::ConsultationId.eq(group.model.id))
+        .filter(proposal::Column::ApId.is_null())
+        .filter(proposal::Column::Hidden.eq(false))
+        .filter(proposal::Column::Withdrawn.eq(false))
+        .all(&data.db)
+        .await?;
+    let ids: Vec<i32> = proposals.iter().map(|p| p.id).collect();
+    let arguments = argument::Entity::find()
+        .filter(argument::Column::ProposalId.is_in(ids))
+        .filter(argument::Column::ApId.is_null())
+        .filter(argument::Column::Hidden.eq(false))
+        .filter(argument::Column::Withdrawn.eq(false))
+        .all(&data.db)
+        .await?;
+    let mut items: Vec<String> = proposals
+        .iter()
+        .rev()
+        .take(500)
+        .map(|p| data.proposal_url(p.id))
+        .collect();
+    items.extend(
+        arguments
+            .iter()
+            .rev()
+            .take(500)
+            .map(|a| data.argument_url(a.id)),
+    );
+    Ok(activity_json(json!({
+        "type": "OrderedCollection",
+        "id": format!("{}{}", data.origin, uri.path()),
+        "attributedTo": group.ap_id,
+        "totalItems": items.len(),
+        "orderedItems": items,
+    })))
+}
+
+async fn group_followers(Path(slug): Path<String>, data: FedData) -> AppResult<Response> {
+    let group = local_group(&data, &slug).await?;
+    let total = follow::Entity::find()
+        .filter(follow::Column::ConsultationId.eq(group.model.id))
+        .filter(follow::Column::State.eq("accepted"))
+        .count(&data.db)
+        .await?;
+    // Who follows is not published, only how many.
+    Ok(activity_json(json!({
+        "type": "Collection",
+        "id": group.followers_url(),
+        "totalItems": total,
+    })))
+}
