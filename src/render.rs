@@ -25,6 +25,17 @@ pub fn sanitize_html(html: &str) -> String {
         .to_string()
 }
 
+/// The text of some HTML, without any markup (for names and summaries from other servers).
+pub fn html_to_text(html: &str) -> String {
+    let stripped = ammonia::Builder::empty().clean(html).to_string();
+    stripped
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,15 +51,4 @@ mod tests {
         assert!(html.contains("<strong>gras</strong>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
     }
-}
-
-/// The text of some HTML, without any markup (for names and summaries from other servers).
-pub fn html_to_text(html: &str) -> String {
-    let stripped = ammonia::Builder::empty().clean(html).to_string();
-    stripped
-        .replace("&amp;", "&")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
 }
