@@ -248,21 +248,120 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         );
     }
 
-    // Contributing from a mirror is refused with a clear message, and nothing is stored.
+    // A Brest resident contributes from Brest: the ministry checks, stores and announces it, and
+    // Brest's answer carries the ministry's verdict.
+    let (status, from_brest) = post(
+        &http,
+        format!("{}/api/v1/consultations/{handle}/proposals", brest.url),
+        &claire,
+        json!({"title": "Un socle commun pour les communes", "body": "Hébergé par la région."}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        201,
+        "{from_brest}\n{}\n{}",
+        brest.log(),
+        ministry.log()
+    );
+    assert_eq!(from_brest["origin_state"], "accepted");
+    let on_ministry = eventually("the Brest proposal on the ministry", || async {
+        let page = get(
+            &http,
+            format!("{}/api/v1/consultations/numerique/proposals", ministry.url),
+        )
+        .await;
+        page["items"]
+            .as_array()?
+            .iter()
+            .find(|p| p["title"] == "Un socle commun pour les communes")
+            .cloned()
+    })
+    .await;
+    assert_eq!(
+        on_ministry["author"]["username"],
+        format!("claire@{}", brest.host())
+    );
+    assert_eq!(on_ministry["origin"], brest.host());
+    // Rennes gets it through the ministry's Announce, and argues against it from Rennes.
+    let on_rennes = eventually("the Brest proposal on Rennes", || async {
+        let page = get(
+            &http,
+            format!("{}/api/v1/consultations/{handle}/proposals", rennes.url),
+        )
+        .await;
+        page["items"]
+            .as_array()?
+            .iter()
+            .find(|p| p["title"] == "Un socle commun pour les communes")
+            .cloned()
+    })
+    .await;
+    let (status, argued) = post(
+        &http,
+        format!(
+            "{}/api/v1/proposals/{}/arguments",
+            rennes.url, on_rennes["id"]
+        ),
+        &yann,
+        json!({"stance": "against", "body": "La région n'a pas les moyens."}),
+    )
+    .await;
+    assert_eq!(status, 201, "{argued}\n{}", rennes.log());
+    for (node, id) in [
+        (&ministry, on_ministry["id"].clone()),
+        (&brest, from_brest["id"].clone()),
+        (&rennes, on_rennes["id"].clone()),
+    ] {
+        eventually("the Rennes argument everywhere", || async {
+            let detail = get(&http, format!("{}/api/v1/proposals/{id}", node.url)).await;
+            (detail["counts"]["arguments_against"] == 1
+                && detail["arguments_against"][0]["body"] == "La région n'a pas les moyens.")
+                .then_some(())
+        })
+        .await;
+    }
+
+    // Still not carried to the origin: votes from a mirror are refused clearly, nothing stored.
+    let response = http
+        .put(format!(
+            "{}/api/v1/proposals/{}/vote",
+            brest.url, from_brest["id"]
+        ))
+        .bearer_auth(&claire)
+        .json(&json!({"value": "agree"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 501);
+
+    // The ministry closes the consultation: the mirrors learn it and refuse locally too.
+    let response = http
+        .patch(format!("{}/api/v1/consultations/numerique", ministry.url))
+        .bearer_auth(&orga)
+        .json(
+            &json!({"closes_at": (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    for node in [&brest, &rennes] {
+        eventually("the mirror to show the consultation closed", || async {
+            let c = get(&http, format!("{}/api/v1/consultations/{handle}", node.url)).await;
+            (c["state"] == "closed").then_some(())
+        })
+        .await;
+    }
     let (status, refused) = post(
         &http,
         format!("{}/api/v1/consultations/{handle}/proposals", brest.url),
         &claire,
-        json!({"title": "Depuis Brest", "body": "…"}),
+        json!({"title": "Trop tard", "body": "…"}),
     )
     .await;
-    assert_eq!(status, 501, "{refused}");
-    assert!(
-        refused["message"]
-            .as_str()
-            .unwrap()
-            .contains("hosted on another node")
-    );
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"], "consultation_not_open");
 
     // An unsigned Follow is refused and changes nothing.
     let followers_before = http

@@ -39,12 +39,16 @@ enum Consultations {
 enum Proposals {
     Table,
     ApId,
+    OriginState,
+    OriginNote,
 }
 
 #[derive(DeriveIden)]
 enum Arguments {
     Table,
     ApId,
+    OriginState,
+    OriginNote,
 }
 
 #[derive(DeriveIden)]
@@ -163,6 +167,12 @@ impl MigrationTrait for Migration {
         .await?;
 
         add_column(m, Proposals::Table, string_null(Proposals::ApId)).await?;
+        // For contributions posted here to a consultation hosted elsewhere: "pending" until its
+        // origin announces it ("accepted") or rejects it ("rejected", with the reason).
+        add_column(m, Proposals::Table, string_null(Proposals::OriginState)).await?;
+        add_column(m, Proposals::Table, text_null(Proposals::OriginNote)).await?;
+        add_column(m, Arguments::Table, string_null(Arguments::OriginState)).await?;
+        add_column(m, Arguments::Table, text_null(Arguments::OriginNote)).await?;
         unique_index(m, "idx_proposals_ap_id", Proposals::Table, Proposals::ApId).await?;
         add_column(m, Arguments::Table, string_null(Arguments::ApId)).await?;
         unique_index(m, "idx_arguments_ap_id", Arguments::Table, Arguments::ApId).await?;

@@ -16,6 +16,7 @@ use url::Url;
 
 use super::actors::{DbGroup, DbPerson};
 use super::objects::{DbArgument, DbProposal, Note, Page};
+use super::participation::{Reject, UpdateGroup};
 use super::{FedData, delivery};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -227,17 +228,14 @@ pub struct Announce {
 }
 
 impl Contribution {
-    fn id(&self) -> &Url {
-        match self {
-            Contribution::Page(p) => p.id.inner(),
-            Contribution::Note(n) => n.id.inner(),
-        }
-    }
-
     /// Stores an announced contribution. An embedded copy is believed only when it comes from
     /// the object's own host; otherwise it is fetched again from its origin.
     async fn store(self, announcer: &Url, data: &FedData) -> AppResult<()> {
         let id = self.id().clone();
+        // Our own contribution, announced back by its consultation's origin: it was accepted.
+        if super::is_local(data, &id) {
+            return super::participation::record_verdict(data, &id, true, None).await;
+        }
         let embedded_is_authoritative = verify_domains_match(&id, announcer).is_ok();
         match self {
             Contribution::Page(page) if embedded_is_authoritative => {
@@ -319,6 +317,9 @@ pub enum InboxActivity {
     Accept(Accept),
     UndoFollow(UndoFollow),
     Announce(Announce),
+    Create(CreateContribution),
+    Reject(Reject),
+    UpdateGroup(UpdateGroup),
 }
 
 impl InboxActivity {
@@ -328,6 +329,9 @@ impl InboxActivity {
             InboxActivity::Accept(a) => a,
             InboxActivity::UndoFollow(a) => a,
             InboxActivity::Announce(a) => a,
+            InboxActivity::Create(a) => a,
+            InboxActivity::Reject(a) => a,
+            InboxActivity::UpdateGroup(a) => a,
         }
     }
 }
@@ -365,6 +369,9 @@ impl Activity for InboxActivity {
             InboxActivity::Accept(a) => a.verify(data).await,
             InboxActivity::UndoFollow(a) => a.verify(data).await,
             InboxActivity::Announce(a) => a.verify(data).await,
+            InboxActivity::Create(a) => a.verify(data).await,
+            InboxActivity::Reject(a) => a.verify(data).await,
+            InboxActivity::UpdateGroup(a) => a.verify(data).await,
         }
     }
 
@@ -383,6 +390,9 @@ impl Activity for InboxActivity {
             InboxActivity::Accept(a) => a.receive(data).await?,
             InboxActivity::UndoFollow(a) => a.receive(data).await?,
             InboxActivity::Announce(a) => a.receive(data).await?,
+            InboxActivity::Create(a) => a.receive(data).await?,
+            InboxActivity::Reject(a) => a.receive(data).await?,
+            InboxActivity::UpdateGroup(a) => a.receive(data).await?,
         }
         // A concurrent duplicate may have been recorded meanwhile: that is fine.
         let _ = received_activity::ActiveModel {

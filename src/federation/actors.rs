@@ -328,42 +328,7 @@ impl Object for DbGroup {
 
     async fn into_json(self, data: &FedData) -> AppResult<Group> {
         let model = keys::ensure_consultation_keys(data, self.model).await?;
-        let id = self.ap_id;
-        let themes: Vec<String> = serde_json::from_str(&model.themes).unwrap_or_default();
-        Ok(Group {
-            kind: GroupType::Group,
-            preferred_username: model.slug.clone(),
-            name: Some(model.title.clone()),
-            summary: Some(markdown_to_html(&model.body)),
-            source: Some(Source {
-                content: model.body.clone(),
-                media_type: "text/markdown".into(),
-            }),
-            inbox: parse_url(&format!("{id}/inbox"))?,
-            outbox: Some(parse_url(&format!("{id}/outbox"))?),
-            followers: Some(parse_url(&format!("{id}/followers"))?),
-            endpoints: Some(Endpoints {
-                shared_inbox: Some(parse_url(&format!("{}/inbox", data.origin))?),
-            }),
-            public_key: PublicKey {
-                id: format!("{id}#main-key"),
-                owner: id.clone(),
-                public_key_pem: model.public_key.clone().unwrap_or_default(),
-            },
-            url: Some(id.clone()),
-            published: Some(model.created_at),
-            updated: Some(model.updated_at),
-            opens_at: Some(model.opens_at),
-            closes_at: Some(model.closes_at),
-            participation: Some(ConsultationState::at(
-                model.opens_at,
-                model.closes_at,
-                Utc::now(),
-            )),
-            themes,
-            posting_restricted_to_mods: false,
-            id: id.into(),
-        })
+        group_json(data, &model)
     }
 
     async fn verify(json: &Group, expected_domain: &Url, _data: &FedData) -> AppResult<()> {
@@ -427,6 +392,47 @@ impl Object for DbGroup {
         let model = active.save(&data.db).await?.try_into_model()?;
         DbGroup::new(data, model)
     }
+}
+
+/// The `Group` of a local consultation whose keys exist; pure, so that an `Update` can be
+/// queued inside a transaction.
+pub fn group_json(state: &AppState, model: &consultation::Model) -> AppResult<Group> {
+    let id = DbGroup::new(state, model.clone())?.ap_id;
+    let themes: Vec<String> = serde_json::from_str(&model.themes).unwrap_or_default();
+    Ok(Group {
+        kind: GroupType::Group,
+        preferred_username: model.slug.clone(),
+        name: Some(model.title.clone()),
+        summary: Some(markdown_to_html(&model.body)),
+        source: Some(Source {
+            content: model.body.clone(),
+            media_type: "text/markdown".into(),
+        }),
+        inbox: parse_url(&format!("{id}/inbox"))?,
+        outbox: Some(parse_url(&format!("{id}/outbox"))?),
+        followers: Some(parse_url(&format!("{id}/followers"))?),
+        endpoints: Some(Endpoints {
+            shared_inbox: Some(parse_url(&format!("{}/inbox", state.origin))?),
+        }),
+        public_key: PublicKey {
+            id: format!("{id}#main-key"),
+            owner: id.clone(),
+            public_key_pem: model.public_key.clone().unwrap_or_default(),
+        },
+        url: Some(id.clone()),
+        published: Some(model.created_at),
+        updated: Some(model.updated_at),
+        opens_at: Some(model.opens_at),
+        closes_at: Some(model.closes_at),
+        participation: Some(ConsultationState::at(
+            model.opens_at,
+            model.closes_at,
+            Utc::now(),
+        )),
+        themes,
+        posting_restricted_to_mods: false,
+        id: id.into(),
+    })
 }
 
 impl Actor for DbGroup {

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod follows;
 pub mod keys;
 pub mod objects;
+pub mod participation;
 pub mod publish;
 pub mod routes;
 
@@ -72,4 +73,9 @@ pub fn host_of(url: &url::Url) -> String {
         (Some(host), None) => host.to_owned(),
         _ => String::new(),
     }
+}
+
+/// Whether a URL is on this node.
+pub fn is_local(state: &AppState, url: &url::Url) -> bool {
+    url.origin().ascii_serialization() == *state.origin
 }

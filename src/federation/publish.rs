@@ -25,7 +25,7 @@ fn activity_id(state: &AppState, kind: &str) -> AppResult<Url> {
 }
 
 /// The inboxes of a local consultation's accepted followers, shared inboxes preferred.
-async fn follower_inboxes(
+pub(crate) async fn follower_inboxes(
     db: &impl ConnectionTrait,
     state: &AppState,
     consultation_id: i32,

@@ -161,6 +161,8 @@ pub async fn update(
     active.closes_at = Set(closes_at);
     active.updated_at = Set(Utc::now());
     let model = active.update(&state.db).await?;
+    // Mirrors learn the new dates (closing here closes there) through an Update.
+    crate::federation::participation::consultation_updated(state, model.clone()).await?;
     let count = visible_proposal_count(state, id).await?;
     Ok(consultation_view(state, &model, count))
 }

@@ -13,6 +13,7 @@ use super::{BODY_MAX, TITLE_MAX, refresh_tally, required_text};
 use crate::app::AppState;
 use crate::domain::{Actor, Stance, ensure_open};
 use crate::error::{AppError, AppResult};
+use crate::federation::participation::{self, Sent};
 use crate::store::{self, argument, consultation, source};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -81,7 +82,8 @@ pub async fn add_argument(
 ) -> AppResult<ArgumentView> {
     let body = required_text("body", &new.body, BODY_MAX)?;
     let txn = state.db.begin().await?;
-    load_for_participation(&txn, proposal_id, actor).await?;
+    let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
+    let mirrored = consultation.ap_id.is_some();
     let number = store::next_number(&txn, "contribution").await?;
     let now = Utc::now();
     let model = argument::ActiveModel {
@@ -92,6 +94,7 @@ pub async fn add_argument(
         body: Set(body),
         hidden: Set(false),
         withdrawn: Set(false),
+        origin_state: Set(mirrored.then(|| "pending".to_owned())),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -99,8 +102,20 @@ pub async fn add_argument(
     .insert(&txn)
     .await?;
     refresh_tally(&txn, proposal_id).await?;
-    crate::federation::publish::argument_created(&txn, state, &model).await?;
+    if mirrored {
+        participation::send_argument(&txn, state, &model).await?;
+    } else {
+        crate::federation::publish::argument_created(&txn, state, &model).await?;
+    }
     txn.commit().await?;
+    if mirrored {
+        let origin = participation::origin_host(&consultation);
+        participation::await_verdict(state, Sent::Argument(model.id), &origin).await?;
+    }
+    let model = argument::Entity::find_by_id(model.id)
+        .one(&state.db)
+        .await?
+        .unwrap_or(model);
     one_argument(state, model).await
 }
 
@@ -237,7 +252,8 @@ pub async fn add_source(
     let url = checked_url(&new.url)?;
     let description = optional_description(new.description.as_deref())?;
     let txn = state.db.begin().await?;
-    load_for_participation(&txn, proposal_id, actor).await?;
+    let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
+    super::proposals::ensure_hosted_here(&consultation)?;
     let now = Utc::now();
     let model = source::ActiveModel {
         proposal_id: Set(proposal_id),

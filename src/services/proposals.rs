@@ -14,6 +14,7 @@ use super::{BODY_MAX, TITLE_MAX, consultations, required_text, votes};
 use crate::app::AppState;
 use crate::domain::{Actor, ProposalState, Stance, VoteValue, ensure_open};
 use crate::error::{AppError, AppResult};
+use crate::federation::participation::{self, Sent};
 use crate::store::{self, consultation, proposal};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -107,13 +108,14 @@ pub(crate) async fn load(
     Ok((proposal, consultation))
 }
 
-/// Contributions to a consultation mirrored from another node must go to its origin, which
-/// this version does not do yet: refuse clearly rather than store a local-only copy.
+/// What this version does not carry to a consultation's origin yet (edits, withdrawals,
+/// sources, votes on a mirrored consultation): refuse clearly rather than store a local-only
+/// change that would silently differ from the origin.
 pub(crate) fn ensure_hosted_here(consultation: &consultation::Model) -> AppResult<()> {
     match &consultation.ap_id {
         None => Ok(()),
         Some(origin) => Err(AppError::NotImplemented(format!(
-            "this consultation is hosted on another node ({origin}); contributing from here is not supported yet, take part on its own node"
+            "this consultation is hosted on another node ({origin}): posting proposals and arguments from here works, but this change is not supported from here yet; make it on its own node"
         ))),
     }
 }
@@ -127,7 +129,6 @@ pub(crate) async fn load_for_participation(
 ) -> AppResult<(proposal::Model, consultation::Model)> {
     let (proposal, consultation) = load(db, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
-    ensure_hosted_here(&consultation)?;
     if proposal.hidden {
         return Err(AppError::Conflict(
             "this proposal is hidden by the moderators".into(),
@@ -144,7 +145,7 @@ pub async fn create(
 ) -> AppResult<ProposalView> {
     let consultation = consultations::find(state, slug).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
-    ensure_hosted_here(&consultation)?;
+    let mirrored = consultation.ap_id.is_some();
     let title = required_text("title", &new.title, TITLE_MAX)?;
     let body = required_text("body", &new.body, BODY_MAX)?;
     let txn = state.db.begin().await?;
@@ -167,14 +168,27 @@ pub async fn create(
         mixed: Set(0),
         disagree: Set(0),
         vote_count: Set(0),
+        origin_state: Set(mirrored.then(|| "pending".to_owned())),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
     }
     .insert(&txn)
     .await?;
-    crate::federation::publish::proposal_created(&txn, state, &model).await?;
+    if mirrored {
+        participation::send_proposal(&txn, state, &model).await?;
+    } else {
+        crate::federation::publish::proposal_created(&txn, state, &model).await?;
+    }
     txn.commit().await?;
+    if mirrored {
+        let origin = participation::origin_host(&consultation);
+        participation::await_verdict(state, Sent::Proposal(model.id), &origin).await?;
+    }
+    let model = proposal::Entity::find_by_id(model.id)
+        .one(&state.db)
+        .await?
+        .unwrap_or(model);
     one_view(state, &model).await
 }
 
@@ -283,7 +297,8 @@ pub async fn update(
     id: i32,
     changes: ProposalChanges,
 ) -> AppResult<ProposalView> {
-    let (model, _) = load_for_participation(&state.db, id, actor).await?;
+    let (model, consultation) = load_for_participation(&state.db, id, actor).await?;
+    ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "proposal")?;
     let mut active: proposal::ActiveModel = model.into();
     if let Some(title) = &changes.title {
@@ -300,7 +315,8 @@ pub async fn update(
 /// The author takes the proposal back. It keeps its number (numbers are never reused) and
 /// stays in the database, but no longer shows anywhere.
 pub async fn withdraw(state: &AppState, actor: &Actor, id: i32) -> AppResult<()> {
-    let (model, _) = load_for_participation(&state.db, id, actor).await?;
+    let (model, consultation) = load_for_participation(&state.db, id, actor).await?;
+    ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "proposal")?;
     let mut active: proposal::ActiveModel = model.into();
     active.withdrawn = Set(true);

@@ -89,6 +89,9 @@ pub struct ProposalView {
     pub url: String,
     /// The node it came from, when mirrored (`null` when posted on this node).
     pub origin: Option<String>,
+    /// For a contribution posted here to a consultation hosted elsewhere: `pending` until the
+    /// origin accepts it, then `accepted`.
+    pub origin_state: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -106,6 +109,8 @@ pub struct ArgumentView {
     pub url: String,
     /// The node it came from, when mirrored.
     pub origin: Option<String>,
+    /// `pending` or `accepted`, for an argument posted here on a mirrored consultation.
+    pub origin_state: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -264,6 +269,7 @@ pub async fn proposal_views(
             },
             url: state.proposal_url(p.id),
             origin: origin_of(&p.ap_id),
+            origin_state: p.origin_state.clone(),
         })
         .collect())
 }
@@ -289,6 +295,7 @@ pub async fn argument_views(
             hidden: a.hidden,
             url: state.argument_url(a.id),
             origin: origin_of(&a.ap_id),
+            origin_state: a.origin_state.clone(),
         })
         .collect())
 }

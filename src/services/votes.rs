@@ -59,7 +59,8 @@ pub async fn cast(
     value: VoteValue,
 ) -> AppResult<VoteResult> {
     let txn = state.db.begin().await?;
-    load_for_participation(&txn, proposal_id, actor).await?;
+    let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
+    super::proposals::ensure_hosted_here(&consultation)?;
     let existing = vote::Entity::find()
         .filter(vote::Column::ProposalId.eq(proposal_id))
         .filter(vote::Column::AccountId.eq(actor.account_id))
@@ -98,7 +99,8 @@ pub async fn cast(
 
 pub async fn withdraw(state: &AppState, actor: &Actor, proposal_id: i32) -> AppResult<VoteResult> {
     let txn = state.db.begin().await?;
-    load_for_participation(&txn, proposal_id, actor).await?;
+    let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
+    super::proposals::ensure_hosted_here(&consultation)?;
     vote::Entity::delete_many()
         .filter(vote::Column::ProposalId.eq(proposal_id))
         .filter(vote::Column::AccountId.eq(actor.account_id))

@@ -31,6 +31,10 @@ pub struct Model {
     /// Set for contributions mirrored from another node.
     #[sea_orm(unique)]
     pub ap_id: Option<String>,
+    /// For a contribution posted here to a consultation hosted on another node: "pending",
+    /// "accepted" once the origin announces it, "rejected" with `origin_note` as the reason.
+    pub origin_state: Option<String>,
+    pub origin_note: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,468 @@
+//! Taking part in a consultation hosted on another node. The follower node sends the author's
+//! `Create` to the consultation's Group; the origin applies its own rules (the same
+//! `domain::ensure_open` as for local posts), stores and `Announce`s it to every follower, or
+//! answers `Reject` with the reason. The follower node waits briefly for that verdict so the
+//! person who posted learns it at once.
+use std::time::Duration;
+
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::kinds::activity::{RejectType, UpdateType};
+use activitypub_federation::protocol::verification::{verify_domains_match, verify_urls_match};
+use activitypub_federation::traits::{Activity, Actor, Object};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::activities::{Contribution, CreateContribution};
+use super::actors::{DbGroup, DbPerson, Group, local_segment};
+use super::delivery::{self, Signer};
+use super::objects::{DbArgument, DbProposal, note_json, page_json};
+use super::{AS_PUBLIC, FedData, host_of, publish};
+use crate::app::AppState;
+use crate::domain::ensure_open;
+use crate::error::{AppError, AppResult};
+use crate::services::accounts::random_token;
+use crate::store::{account, argument, consultation, proposal};
+
+fn new_id(state: &AppState, kind: &str) -> AppResult<Url> {
+    Url::parse(&format!(
+        "{}/activities/{kind}/{}",
+        state.origin,
+        random_token()
+    ))
+    .map_err(|e| AppError::Internal(e.into()))
+}
+
+// ---- follower node: sending a contribution to its origin ----
+
+async fn send_create(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    author: &account::Model,
+    group: &consultation::Model,
+    object: Value,
+) -> AppResult<()> {
+    let group = DbGroup::new(state, group.clone())?;
+    let author_id = DbPerson::new(state, author.clone())?.ap_id;
+    let id = new_id(state, "create")?;
+    let create = json!({
+        "type": "Create",
+        "id": id,
+        "actor": author_id,
+        "object": object,
+        "to": [group.ap_id, AS_PUBLIC],
+        "cc": [group.followers_url()],
+    });
+    delivery::enqueue(
+        db,
+        &id,
+        Signer::Account(author.id),
+        &create,
+        [group.inbox()],
+    )
+    .await
+}
+
+async fn parts(
+    db: &impl ConnectionTrait,
+    author_id: i32,
+    consultation_id: i32,
+) -> AppResult<(account::Model, consultation::Model)> {
+    let author = account::Entity::find_by_id(author_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("author".into()))?;
+    let group = consultation::Entity::find_by_id(consultation_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+    Ok((author, group))
+}
+
+pub async fn send_proposal(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    model: &proposal::Model,
+) -> AppResult<()> {
+    let (author, group) = parts(db, model.author_id, model.consultation_id).await?;
+    let page = serde_json::to_value(page_json(state, model, &author, &group)?)
+        .map_err(anyhow::Error::from)?;
+    send_create(db, state, &author, &group, page).await
+}
+
+pub async fn send_argument(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    model: &argument::Model,
+) -> AppResult<()> {
+    let proposal = proposal::Entity::find_by_id(model.proposal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let (author, group) = parts(db, model.author_id, proposal.consultation_id).await?;
+    let note = serde_json::to_value(note_json(state, model, &author, &proposal, &group)?)
+        .map_err(anyhow::Error::from)?;
+    send_create(db, state, &author, &group, note).await
+}
+
+pub enum Verdict {
+    Accepted,
+    Pending,
+}
+
+/// A contribution posted here to a consultation hosted elsewhere.
+#[derive(Debug, Clone, Copy)]
+pub enum Sent {
+    Proposal(i32),
+    Argument(i32),
+}
+
+/// Waits up to ten seconds for the origin's verdict on a contribution sent from here: a
+/// refusal is the origin's error; no answer yet leaves it pending.
+pub async fn await_verdict(state: &AppState, sent: Sent, origin: &str) -> AppResult<Verdict> {
+    for _ in 0..100 {
+        let (status, note) = match sent {
+            Sent::Proposal(id) => proposal::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .map(|p| (p.origin_state, p.origin_note)),
+            Sent::Argument(id) => argument::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .map(|a| (a.origin_state, a.origin_note)),
+        }
+        .unwrap_or_default();
+        match status.as_deref() {
+            Some("accepted") => return Ok(Verdict::Accepted),
+            Some("rejected") => {
+                return Err(AppError::NotOpen(format!(
+                    "refused by {origin}, where this consultation is hosted: {}",
+                    note.unwrap_or_default()
+                )));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    Ok(Verdict::Pending)
+}
+
+/// Marks a contribution of ours as accepted (its origin announced it) or rejected.
+pub async fn record_verdict(
+    data: &FedData,
+    object_id: &Url,
+    accepted: bool,
+    note: Option<String>,
+) -> AppResult<()> {
+    let state = if accepted { "accepted" } else { "rejected" };
+    if let Some(id) =
+        local_segment(data, object_id, "/proposals/").and_then(|s| s.parse::<i32>().ok())
+        && let Some(model) = proposal::Entity::find_by_id(id).one(&data.db).await?
+        && model.origin_state.is_some()
+    {
+        let mut active: proposal::ActiveModel = model.into();
+        active.origin_state = Set(Some(state.into()));
+        active.origin_note = Set(note.clone());
+        if !accepted {
+            active.withdrawn = Set(true);
+        }
+        active.update(&data.db).await?;
+    }
+    if let Some(id) =
+        local_segment(data, object_id, "/arguments/").and_then(|s| s.parse::<i32>().ok())
+        && let Some(model) = argument::Entity::find_by_id(id).one(&data.db).await?
+        && model.origin_state.is_some()
+    {
+        let proposal_id = model.proposal_id;
+        let mut active: argument::ActiveModel = model.into();
+        active.origin_state = Set(Some(state.into()));
+        active.origin_note = Set(note);
+        if !accepted {
+            active.withdrawn = Set(true);
+        }
+        active.update(&data.db).await?;
+        crate::services::refresh_tally(&data.db, proposal_id).await?;
+    }
+    Ok(())
+}
+
+// ---- origin node: receiving a contribution ----
+
+impl Contribution {
+    pub fn id(&self) -> &Url {
+        match self {
+            Contribution::Page(p) => p.id.inner(),
+            Contribution::Note(n) => n.id.inner(),
+        }
+    }
+}
+
+/// The local consultation a contribution is addressed to, if it is one of ours.
+async fn target_group(contribution: &Contribution, data: &FedData) -> AppResult<Option<DbGroup>> {
+    let group = match contribution {
+        Contribution::Page(page) => match &page.audience {
+            Some(group) => DbGroup::read_from_id(group.inner().clone(), data).await?,
+            None => None,
+        },
+        Contribution::Note(note) => {
+            match DbProposal::read_from_id(note.in_reply_to.inner().clone(), data).await? {
+                Some(proposal) => consultation::Entity::find_by_id(proposal.model.consultation_id)
+                    .one(&data.db)
+                    .await?
+                    .map(|c| DbGroup::new(data, c))
+                    .transpose()?,
+                None => None,
+            }
+        }
+    };
+    Ok(group.filter(DbGroup::is_local))
+}
+
+#[async_trait::async_trait]
+impl Activity for CreateContribution {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        // Authors create their own objects only, on their own host.
+        verify_domains_match(self.actor.inner(), self.object.id())?;
+        match &self.object {
+            Contribution::Page(page) => {
+                verify_urls_match(self.actor.inner(), page.attributed_to.inner())?;
+                DbProposal::verify(page, self.actor.inner(), data).await?;
+            }
+            Contribution::Note(note) => {
+                verify_urls_match(self.actor.inner(), note.attributed_to.inner())?;
+                DbArgument::verify(note, self.actor.inner(), data).await?;
+            }
+        }
+        if target_group(&self.object, data).await?.is_none() {
+            return Err(AppError::BadInput(
+                "not addressed to a consultation of this node".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        let group = target_group(&self.object, data).await?.ok_or_else(|| {
+            AppError::BadInput("not addressed to a consultation of this node".into())
+        })?;
+        let author = self.actor.dereference(data).await?;
+        // The same rule as for local posts: nothing enters outside the participation period.
+        if let Err(refusal) = ensure_open(group.model.opens_at, group.model.closes_at, Utc::now()) {
+            return reject(data, &group, &author, &self, &refusal.to_string()).await;
+        }
+        match self.object {
+            Contribution::Page(page) => {
+                let stored = DbProposal::from_json(*page, data).await?;
+                publish::proposal_created(&data.db, data, &stored.model).await
+            }
+            Contribution::Note(note) => {
+                let stored = DbArgument::from_json(*note, data).await?;
+                publish::argument_created(&data.db, data, &stored.model).await
+            }
+        }
+    }
+}
+
+async fn reject(
+    data: &FedData,
+    group: &DbGroup,
+    author: &DbPerson,
+    create: &CreateContribution,
+    reason: &str,
+) -> AppResult<()> {
+    let id = new_id(data, "reject")?;
+    let reject = json!({
+        "type": "Reject",
+        "id": id,
+        "actor": group.ap_id,
+        "object": {
+            "type": "Create",
+            "id": create.id,
+            "actor": create.actor.inner(),
+            "object": create.object.id(),
+        },
+        "summary": reason,
+        "to": [author.ap_id],
+    });
+    delivery::enqueue(
+        &data.db,
+        &id,
+        Signer::Consultation(group.model.id),
+        &reject,
+        [author.shared_inbox_or_inbox()],
+    )
+    .await
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedCreate {
+    pub id: Url,
+    pub object: Url,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reject {
+    #[serde(rename = "type")]
+    pub kind: RejectType,
+    pub id: Url,
+    pub actor: ObjectId<DbGroup>,
+    pub object: RejectedCreate,
+    pub summary: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl Activity for Reject {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        if !super::is_local(data, &self.object.object) {
+            return Err(AppError::BadInput(
+                "this Reject is about another node's object".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        // Only the consultation the contribution was sent to may refuse it.
+        let group = DbGroup::read_from_id(self.actor.inner().clone(), data)
+            .await?
+            .ok_or_else(|| AppError::Forbidden("unknown consultation".into()))?;
+        let addressed_to = contribution_consultation(data, &self.object.object).await?;
+        if addressed_to != Some(group.model.id) {
+            return Err(AppError::Forbidden(
+                "only the consultation it was sent to may refuse it".into(),
+            ));
+        }
+        let reason = self
+            .summary
+            .map(|s| super::actors::clean_name(&s, 500))
+            .unwrap_or_default();
+        record_verdict(data, &self.object.object, false, Some(reason)).await
+    }
+}
+
+async fn contribution_consultation(data: &FedData, object: &Url) -> AppResult<Option<i32>> {
+    if let Some(id) = local_segment(data, object, "/proposals/").and_then(|s| s.parse::<i32>().ok())
+    {
+        return Ok(proposal::Entity::find_by_id(id)
+            .one(&data.db)
+            .await?
+            .map(|p| p.consultation_id));
+    }
+    if let Some(id) = local_segment(data, object, "/arguments/").and_then(|s| s.parse::<i32>().ok())
+        && let Some(arg) = argument::Entity::find_by_id(id).one(&data.db).await?
+    {
+        return Ok(proposal::Entity::find_by_id(arg.proposal_id)
+            .one(&data.db)
+            .await?
+            .map(|p| p.consultation_id));
+    }
+    Ok(None)
+}
+
+// ---- a followed consultation changes (title, dates: closing) ----
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateGroup {
+    #[serde(rename = "type")]
+    pub kind: UpdateType,
+    pub id: Url,
+    pub actor: ObjectId<DbGroup>,
+    pub object: Box<Group>,
+}
+
+#[async_trait::async_trait]
+impl Activity for UpdateGroup {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        // A Group updates itself only, and only one this node mirrors.
+        verify_urls_match(self.actor.inner(), self.object.id.inner())?;
+        DbGroup::verify(&self.object, self.actor.inner(), data).await?;
+        match DbGroup::read_from_id(self.actor.inner().clone(), data).await? {
+            Some(group) if !group.is_local() => Ok(()),
+            _ => Err(AppError::Forbidden(
+                "this node does not mirror that consultation".into(),
+            )),
+        }
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        DbGroup::from_json(*self.object, data).await?;
+        Ok(())
+    }
+}
+
+/// Tells a local consultation's followers that it changed (its dates above all: closing it
+/// closes it on every mirror).
+pub async fn consultation_updated(state: &AppState, model: consultation::Model) -> AppResult<()> {
+    if model.ap_id.is_some() {
+        return Ok(());
+    }
+    let inboxes = publish::follower_inboxes(&state.db, state, model.id).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let model = super::keys::ensure_consultation_keys(state, model).await?;
+    let group = super::actors::group_json(state, &model)?;
+    let id = new_id(state, "update")?;
+    let update = json!({
+        "type": "Update",
+        "id": id,
+        "actor": group.id.inner(),
+        "object": group,
+        "to": [AS_PUBLIC],
+        "cc": [format!("{}/followers", group.id.inner())],
+    });
+    delivery::enqueue(
+        &state.db,
+        &id,
+        Signer::Consultation(model.id),
+        &update,
+        inboxes,
+    )
+    .await
+}
+
+pub fn origin_host(group: &consultation::Model) -> String {
+    group
+        .ap_id
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .map(|u| host_of(&u))
+        .unwrap_or_default()
+}
