@@ -151,5 +151,15 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        // For debugging a failed run: PALABRE_KEEP_LOGS=/some/dir keeps each node's log.
+        if let Ok(dir) = std::env::var("PALABRE_KEEP_LOGS") {
+            let name: String = self
+                .name
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(format!("{dir}/{name}.log"), self.log());
+        }
     }
 }

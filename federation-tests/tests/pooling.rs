@@ -322,18 +322,114 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         .await;
     }
 
-    // Still not carried to the origin: votes from a mirror are refused clearly, nothing stored.
-    let response = http
-        .put(format!(
-            "{}/api/v1/proposals/{}/vote",
-            brest.url, from_brest["id"]
-        ))
+    // Votes from three nodes go to the ministry only; everyone converges on its tallies.
+    let mut ids = Vec::new();
+    for node in [&ministry, &brest, &rennes] {
+        let found = eventually("the ministry proposal on every node", || async {
+            let path = if node.url == ministry.url {
+                "numerique".to_owned()
+            } else {
+                handle.clone()
+            };
+            let page = get(
+                &http,
+                format!("{}/api/v1/consultations/{path}/proposals", node.url),
+            )
+            .await;
+            page["items"]
+                .as_array()?
+                .iter()
+                .find(|p| p["title"] == "Mutualiser les briques logicielles")
+                .map(|p| p["id"].clone())
+        })
+        .await;
+        ids.push(found);
+    }
+    let vote = |node: &Node, token: &str, id: &Value, value: &str| {
+        let request = http
+            .put(format!("{}/api/v1/proposals/{id}/vote", node.url))
+            .bearer_auth(token)
+            .json(&json!({"value": value}));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status().as_u16(),
+                200,
+                "{}",
+                response.text().await.unwrap()
+            );
+        }
+    };
+    vote(&ministry, &agent, &ids[0], "mixed").await;
+    vote(&brest, &claire, &ids[1], "agree").await;
+    vote(&rennes, &yann, &ids[2], "disagree").await;
+    vote(&brest, &claire, &ids[1], "disagree").await;
+    for (node, id) in [&ministry, &brest, &rennes].into_iter().zip(&ids) {
+        eventually("the same tallies on every node", || async {
+            let detail = get(&http, format!("{}/api/v1/proposals/{id}", node.url)).await;
+            (detail["votes"] == json!({"agree": 0, "mixed": 1, "disagree": 2})).then_some(())
+        })
+        .await;
+    }
+    let claire_view: Value = http
+        .get(format!("{}/api/v1/proposals/{}", brest.url, ids[1]))
         .bearer_auth(&claire)
-        .json(&json!({"value": "agree"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(claire_view["my_vote"], "disagree");
+
+    // An edit, an official answer and a withdrawal on the ministry reach both mirrors.
+    let response = http
+        .patch(format!("{}/api/v1/proposals/{}", ministry.url, ids[0]))
+        .bearer_auth(&agent)
+        .json(&json!({"title": "Mutualiser les briques logicielles libres"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 501);
+    assert_eq!(response.status().as_u16(), 200);
+    let response = http
+        .put(format!(
+            "{}/api/v1/proposals/{}/answer",
+            ministry.url, ids[0]
+        ))
+        .bearer_auth(&orga)
+        .json(&json!({"state": "accepted", "answer": "Un catalogue commun sera publié."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let detail = get(
+        &http,
+        format!("{}/api/v1/proposals/{}", ministry.url, ids[0]),
+    )
+    .await;
+    let withdrawn = detail["arguments_for"][0]["id"].clone();
+    let response = http
+        .delete(format!("{}/api/v1/arguments/{withdrawn}", ministry.url))
+        .bearer_auth(&orga)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    for (node, id) in [(&brest, &ids[1]), (&rennes, &ids[2])] {
+        eventually(
+            "the edit, the answer and the withdrawal on the mirror",
+            || async {
+                let d = get(&http, format!("{}/api/v1/proposals/{id}", node.url)).await;
+                (d["title"] == "Mutualiser les briques logicielles libres"
+                    && d["state"] == "accepted"
+                    && d["official_answer"] == "Un catalogue commun sera publié."
+                    && d["counts"]["arguments_for"] == 0
+                    && d["arguments_for"].as_array().is_some_and(|a| a.is_empty()))
+                .then_some(())
+            },
+        )
+        .await;
+    }
 
     // The ministry closes the consultation: the mirrors learn it and refuse locally too.
     let response = http

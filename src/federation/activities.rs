@@ -6,7 +6,7 @@ use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::kinds::activity::{
     AcceptType, AnnounceType, CreateType, FollowType, UndoType,
 };
-use activitypub_federation::protocol::verification::{verify_domains_match, verify_urls_match};
+use activitypub_federation::protocol::verification::verify_urls_match;
 use activitypub_federation::traits::{Activity, Actor, Object};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -17,6 +17,8 @@ use url::Url;
 use super::actors::{DbGroup, DbPerson};
 use super::objects::{DbArgument, DbProposal, Note, Page};
 use super::participation::{Reject, UpdateGroup};
+use super::updates::{DeleteObject, UpdateObject};
+use super::votes::{UndoVote, VoteActivity};
 use super::{FedData, delivery};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -134,12 +136,17 @@ impl Activity for Accept {
     }
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
+        // The follow must be one of ours, of exactly the consultation that accepts it.
+        let Some(group) = DbGroup::read_from_id(self.actor.inner().clone(), data).await? else {
+            return Ok(());
+        };
         follow::Entity::update_many()
             .col_expr(
                 follow::Column::State,
                 sea_orm::sea_query::Expr::value("accepted"),
             )
             .filter(follow::Column::ActivityId.eq(self.object.id.as_str()))
+            .filter(follow::Column::ConsultationId.eq(group.model.id))
             .exec(&data.db)
             .await?;
         Ok(())
@@ -236,7 +243,7 @@ impl Contribution {
         if super::is_local(data, &id) {
             return super::participation::record_verdict(data, &id, true, None).await;
         }
-        let embedded_is_authoritative = verify_domains_match(&id, announcer).is_ok();
+        let embedded_is_authoritative = super::verify_same_origin(&id, announcer).is_ok();
         match self {
             Contribution::Page(page) if embedded_is_authoritative => {
                 DbProposal::verify(&page, announcer, data).await?;
@@ -293,7 +300,7 @@ impl Activity for Announce {
         }
         if let Announced::Create(create) = &self.object {
             // The Create speaks for its author: both must be on the object's host.
-            verify_domains_match(create.actor.inner(), create.object.id())?;
+            super::verify_same_origin(create.actor.inner(), create.object.id())?;
         }
         Ok(())
     }
@@ -320,6 +327,10 @@ pub enum InboxActivity {
     Create(CreateContribution),
     Reject(Reject),
     UpdateGroup(UpdateGroup),
+    UpdateObject(UpdateObject),
+    Delete(DeleteObject),
+    Vote(VoteActivity),
+    UndoVote(UndoVote),
 }
 
 impl InboxActivity {
@@ -332,6 +343,10 @@ impl InboxActivity {
             InboxActivity::Create(a) => a,
             InboxActivity::Reject(a) => a,
             InboxActivity::UpdateGroup(a) => a,
+            InboxActivity::UpdateObject(a) => a,
+            InboxActivity::Delete(a) => a,
+            InboxActivity::Vote(a) => a,
+            InboxActivity::UndoVote(a) => a,
         }
     }
 }
@@ -372,6 +387,10 @@ impl Activity for InboxActivity {
             InboxActivity::Create(a) => a.verify(data).await,
             InboxActivity::Reject(a) => a.verify(data).await,
             InboxActivity::UpdateGroup(a) => a.verify(data).await,
+            InboxActivity::UpdateObject(a) => a.verify(data).await,
+            InboxActivity::Delete(a) => a.verify(data).await,
+            InboxActivity::Vote(a) => a.verify(data).await,
+            InboxActivity::UndoVote(a) => a.verify(data).await,
         }
     }
 
@@ -393,6 +412,10 @@ impl Activity for InboxActivity {
             InboxActivity::Create(a) => a.receive(data).await?,
             InboxActivity::Reject(a) => a.receive(data).await?,
             InboxActivity::UpdateGroup(a) => a.receive(data).await?,
+            InboxActivity::UpdateObject(a) => a.receive(data).await?,
+            InboxActivity::Delete(a) => a.receive(data).await?,
+            InboxActivity::Vote(a) => a.receive(data).await?,
+            InboxActivity::UndoVote(a) => a.receive(data).await?,
         }
         // A concurrent duplicate may have been recorded meanwhile: that is fine.
         let _ = received_activity::ActiveModel {

@@ -3,7 +3,6 @@
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::kinds::actor::{ApplicationType, GroupType, PersonType};
 use activitypub_federation::protocol::public_key::PublicKey;
-use activitypub_federation::protocol::verification::verify_domains_match;
 use activitypub_federation::traits::{Actor, Object};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
@@ -165,8 +164,8 @@ impl Object for DbPerson {
     }
 
     async fn verify(json: &Person, expected_domain: &Url, _data: &FedData) -> AppResult<()> {
-        verify_domains_match(json.id.inner(), expected_domain)?;
-        verify_domains_match(json.id.inner(), &json.inbox)?;
+        super::verify_same_origin(json.id.inner(), expected_domain)?;
+        super::verify_same_origin(json.id.inner(), &json.inbox)?;
         Ok(())
     }
 
@@ -332,8 +331,8 @@ impl Object for DbGroup {
     }
 
     async fn verify(json: &Group, expected_domain: &Url, _data: &FedData) -> AppResult<()> {
-        verify_domains_match(json.id.inner(), expected_domain)?;
-        verify_domains_match(json.id.inner(), &json.inbox)?;
+        super::verify_same_origin(json.id.inner(), expected_domain)?;
+        super::verify_same_origin(json.id.inner(), &json.inbox)?;
         Ok(())
     }
 

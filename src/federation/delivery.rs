@@ -177,11 +177,19 @@ pub async fn run_once(config: &FederationConfig<AppState>) -> AppResult<usize> {
     let data = config.to_request_data();
     let rows = claim(&data.db).await?;
     let count = rows.len();
-    let sends = rows.into_iter().map(|row| {
+    // One inbox's deliveries go out in order (a vote, then its change); inboxes in parallel.
+    let mut by_inbox: std::collections::BTreeMap<String, Vec<delivery::Model>> = Default::default();
+    for row in rows {
+        by_inbox.entry(row.inbox.clone()).or_default().push(row);
+    }
+    let sends = by_inbox.into_values().map(|rows| {
         let data = config.to_request_data();
         async move {
-            let outcome = send(&row, &data).await;
-            record(row, outcome, &data).await
+            for row in rows {
+                let outcome = send(&row, &data).await;
+                record(row, outcome, &data).await?;
+            }
+            AppResult::Ok(())
         }
     });
     for result in futures_util::future::join_all(sends).await {

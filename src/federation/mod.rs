@@ -10,6 +10,8 @@ pub mod objects;
 pub mod participation;
 pub mod publish;
 pub mod routes;
+pub mod updates;
+pub mod votes;
 
 use activitypub_federation::config::{Data, FederationConfig};
 use serde_json::{Value, json};
@@ -78,4 +80,16 @@ pub fn host_of(url: &url::Url) -> String {
 /// Whether a URL is on this node.
 pub fn is_local(state: &AppState, url: &url::Url) -> bool {
     url.origin().ascii_serialization() == *state.origin
+}
+
+/// Same scheme, host and port. Stricter than the library's host-only comparison, so that two
+/// servers on one host (different ports) cannot speak for each other.
+pub fn verify_same_origin(a: &url::Url, b: &url::Url) -> crate::error::AppResult<()> {
+    if a.origin() == b.origin() {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Forbidden(format!(
+            "{a} and {b} are not on the same server"
+        )))
+    }
 }

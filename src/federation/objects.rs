@@ -3,7 +3,6 @@
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::kinds::object::{NoteType, PageType};
 use activitypub_federation::protocol::helpers::deserialize_one_or_many;
-use activitypub_federation::protocol::verification::verify_domains_match;
 use activitypub_federation::traits::Object;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
@@ -181,13 +180,16 @@ impl Object for DbProposal {
     }
 
     async fn verify(json: &Page, expected_domain: &Url, _data: &FedData) -> AppResult<()> {
-        verify_domains_match(json.id.inner(), expected_domain)?;
+        super::verify_same_origin(json.id.inner(), expected_domain)?;
         // Only an author's own server speaks for the author.
-        verify_domains_match(json.id.inner(), json.attributed_to.inner())?;
+        super::verify_same_origin(json.id.inner(), json.attributed_to.inner())?;
         Ok(())
     }
 
     async fn from_json(json: Page, data: &FedData) -> AppResult<Self> {
+        if super::is_local(data, json.id.inner()) {
+            return accept_origin_fields(json, data).await;
+        }
         let group_id = json
             .audience
             .clone()
@@ -228,25 +230,55 @@ impl Object for DbProposal {
                 ..Default::default()
             },
         };
-        let tally = json.votes.clone().unwrap_or_default();
         active.number = Set(json.number.unwrap_or(0));
         active.title = Set(clean_name(&json.name, TITLE_MAX));
         active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
-        active.state = Set(json
-            .proposal_state
-            .unwrap_or(ProposalState::Submitted)
-            .as_str()
-            .to_owned());
-        active.official_answer = Set(json.official_answer.map(|a| html_to_text(&a)));
-        // The consultation's origin counts the votes; mirrors show its tallies.
-        active.agree = Set(tally.agree.max(0));
-        active.mixed = Set(tally.mixed.max(0));
-        active.disagree = Set(tally.disagree.max(0));
-        active.vote_count = Set(tally.agree.max(0) + tally.mixed.max(0) + tally.disagree.max(0));
         active.updated_at = Set(json.updated.unwrap_or(now));
+        if group.is_local() {
+            // Sent to a consultation hosted here: its state, answer and tallies are ours to
+            // decide, whatever the sender claims.
+            if active.id.is_not_set() {
+                active.state = Set(ProposalState::Submitted.as_str().to_owned());
+                active.agree = Set(0);
+                active.mixed = Set(0);
+                active.disagree = Set(0);
+                active.vote_count = Set(0);
+            }
+        } else {
+            // A mirror shows what the consultation's origin publishes.
+            let tally = json.votes.clone().unwrap_or_default();
+            let state = json.proposal_state.unwrap_or(ProposalState::Submitted);
+            active.state = Set(state.as_str().to_owned());
+            active.official_answer = Set(json.official_answer.map(|a| html_to_text(&a)));
+            active.agree = Set(tally.agree.max(0));
+            active.mixed = Set(tally.mixed.max(0));
+            active.disagree = Set(tally.disagree.max(0));
+            active.vote_count =
+                Set(tally.agree.max(0) + tally.mixed.max(0) + tally.disagree.max(0));
+        }
         let model = active.save(&data.db).await?.try_into_model()?;
         DbProposal::new(data, model)
     }
+}
+
+/// Our own proposal, in a consultation hosted elsewhere, as its origin sends it back: only the
+/// fields the origin owns (tallies, state, official answer) are taken.
+async fn accept_origin_fields(json: Page, data: &FedData) -> AppResult<DbProposal> {
+    let local = DbProposal::read_from_id(json.id.inner().clone(), data)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such proposal here".into()))?;
+    let tally = json.votes.unwrap_or_default();
+    let mut active: proposal::ActiveModel = local.model.into();
+    active.agree = Set(tally.agree.max(0));
+    active.mixed = Set(tally.mixed.max(0));
+    active.disagree = Set(tally.disagree.max(0));
+    active.vote_count = Set(tally.agree.max(0) + tally.mixed.max(0) + tally.disagree.max(0));
+    if let Some(state) = json.proposal_state {
+        active.state = Set(state.as_str().to_owned());
+    }
+    active.official_answer = Set(json.official_answer.map(|a| html_to_text(&a)));
+    let model = active.update(&data.db).await?;
+    DbProposal::new(data, model)
 }
 
 impl From<&Tally> for VoteCounts {
@@ -386,12 +418,12 @@ impl Object for DbArgument {
     }
 
     async fn verify(json: &Note, expected_domain: &Url, _data: &FedData) -> AppResult<()> {
-        verify_domains_match(json.id.inner(), expected_domain)?;
-        verify_domains_match(json.id.inner(), json.attributed_to.inner())?;
+        super::verify_same_origin(json.id.inner(), expected_domain)?;
+        super::verify_same_origin(json.id.inner(), json.attributed_to.inner())?;
         if json.stance.is_none() {
             // Replies without a stance are comments, which a later version shows (see the
             // Mastodon issue); they are not arguments and are not stored as such.
-            return Err(AppError::NotImplemented(
+            return Err(AppError::BadInput(
                 "a reply without a stance is not an argument".into(),
             ));
         }
@@ -399,6 +431,12 @@ impl Object for DbArgument {
     }
 
     async fn from_json(json: Note, data: &FedData) -> AppResult<Self> {
+        if super::is_local(data, json.id.inner()) {
+            // Our own argument sent back by its consultation's origin: ours is the original.
+            return DbArgument::read_from_id(json.id.inner().clone(), data)
+                .await?
+                .ok_or_else(|| AppError::NotFound("no such argument here".into()));
+        }
         let proposal = json.in_reply_to.dereference(data).await?;
         let author = json.attributed_to.dereference(data).await?;
         let stance = json

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::kinds::activity::{RejectType, UpdateType};
-use activitypub_federation::protocol::verification::{verify_domains_match, verify_urls_match};
+use activitypub_federation::protocol::verification::verify_urls_match;
 use activitypub_federation::traits::{Activity, Actor, Object};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
@@ -234,7 +234,7 @@ impl Activity for CreateContribution {
 
     async fn verify(&self, data: &FedData) -> AppResult<()> {
         // Authors create their own objects only, on their own host.
-        verify_domains_match(self.actor.inner(), self.object.id())?;
+        super::verify_same_origin(self.actor.inner(), self.object.id())?;
         match &self.object {
             Contribution::Page(page) => {
                 verify_urls_match(self.actor.inner(), page.attributed_to.inner())?;
@@ -429,15 +429,19 @@ impl Activity for UpdateGroup {
 
 /// Tells a local consultation's followers that it changed (its dates above all: closing it
 /// closes it on every mirror).
-pub async fn consultation_updated(state: &AppState, model: consultation::Model) -> AppResult<()> {
+pub async fn consultation_updated(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    model: consultation::Model,
+) -> AppResult<()> {
     if model.ap_id.is_some() {
         return Ok(());
     }
-    let inboxes = publish::follower_inboxes(&state.db, state, model.id).await?;
+    let inboxes = publish::follower_inboxes(db, state, model.id).await?;
     if inboxes.is_empty() {
         return Ok(());
     }
-    let model = super::keys::ensure_consultation_keys(state, model).await?;
+    // Followers fetched the Group to follow it, so its keys exist already.
     let group = super::actors::group_json(state, &model)?;
     let id = new_id(state, "update")?;
     let update = json!({
@@ -448,14 +452,7 @@ pub async fn consultation_updated(state: &AppState, model: consultation::Model) 
         "to": [AS_PUBLIC],
         "cc": [format!("{}/followers", group.id.inner())],
     });
-    delivery::enqueue(
-        &state.db,
-        &id,
-        Signer::Consultation(model.id),
-        &update,
-        inboxes,
-    )
-    .await
+    delivery::enqueue(db, &id, Signer::Consultation(model.id), &update, inboxes).await
 }
 
 pub fn origin_host(group: &consultation::Model) -> String {

@@ -133,3 +133,119 @@ pub async fn argument_created(
     let object = serde_json::to_value(note).map_err(anyhow::Error::from)?;
     announce_creation(db, state, &group, &author, object).await
 }
+
+/// Tells a local consultation's followers a proposal's new state: tallies after votes, the
+/// organiser's answer. Sent by the consultation's Group, which owns those fields (the author's
+/// own fields travel in the author's `Update`).
+pub async fn proposal_updated(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    proposal_id: i32,
+) -> AppResult<()> {
+    let model = proposal::Entity::find_by_id(proposal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let (author, group) = load_parts(db, model.author_id, model.consultation_id).await?;
+    if group.ap_id.is_some() {
+        return Ok(());
+    }
+    let inboxes = follower_inboxes(db, state, group.id).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let page = page_json(state, &model, &author, &group)?;
+    let group_actor = DbGroup::new(state, group.clone())?;
+    let id = activity_id(state, "update")?;
+    let update = json!({
+        "type": "Update",
+        "id": id,
+        "actor": group_actor.ap_id,
+        "object": page,
+        "to": [AS_PUBLIC],
+        "cc": [group_actor.followers_url()],
+    });
+    delivery::enqueue(db, &id, Signer::Consultation(group.id), &update, inboxes).await
+}
+
+/// After an edit: the Group sends the new version of the proposal or argument.
+pub async fn contribution_updated(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    proposal_id: i32,
+    argument_id: Option<i32>,
+) -> AppResult<()> {
+    let Some(argument_id) = argument_id else {
+        return proposal_updated(db, state, proposal_id).await;
+    };
+    let model = argument::Entity::find_by_id(argument_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("argument".into()))?;
+    let proposal = proposal::Entity::find_by_id(model.proposal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
+    if group.ap_id.is_some() {
+        return Ok(());
+    }
+    let inboxes = follower_inboxes(db, state, group.id).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let note = note_json(state, &model, &author, &proposal, &group)?;
+    let group_actor = DbGroup::new(state, group.clone())?;
+    let id = activity_id(state, "update")?;
+    let update = json!({
+        "type": "Update",
+        "id": id,
+        "actor": group_actor.ap_id,
+        "object": note,
+        "to": [AS_PUBLIC],
+        "cc": [group_actor.followers_url()],
+    });
+    delivery::enqueue(db, &id, Signer::Consultation(group.id), &update, inboxes).await
+}
+
+/// After a withdrawal or a moderator hiding it: the Group tells followers it is gone.
+pub async fn contribution_deleted(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    group: &consultation::Model,
+    object: &Url,
+) -> AppResult<()> {
+    if group.ap_id.is_some() {
+        return Ok(());
+    }
+    let inboxes = follower_inboxes(db, state, group.id).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    super::updates::send_delete(db, state, group, object, inboxes).await
+}
+
+/// Withdrawn or hidden here: finds the object's URL and consultation, then `Delete`s it.
+pub async fn withdrawn(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    proposal_id: i32,
+    argument_id: Option<i32>,
+) -> AppResult<()> {
+    let proposal = proposal::Entity::find_by_id(proposal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let group = consultation::Entity::find_by_id(proposal.consultation_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+    let object = match argument_id {
+        Some(id) => match argument::Entity::find_by_id(id).one(db).await? {
+            Some(a) => super::objects::DbArgument::new(state, a)?.ap_id,
+            None => return Ok(()),
+        },
+        None => super::objects::DbProposal::new(state, proposal)?.ap_id,
+    };
+    contribution_deleted(db, state, &group, &object).await
+}

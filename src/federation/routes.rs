@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use either::Either;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
@@ -257,37 +257,34 @@ async fn empty_outbox(Path(name): Path<String>, data: FedData) -> AppResult<Resp
 }
 
 /// The consultation's debate as a collection of its proposals' and arguments' ids (FEP-7888
-/// `context`), newest first. Limited to the latest 500 of each for now.
+/// `context`): the latest 500 proposals, newest first, then the latest 500 of their arguments.
 async fn group_outbox(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppResult<Response> {
     let group = local_group(&data, &slug).await?;
     let proposals = proposal::Entity::find()
         .filter(proposal::Column::ConsultationId.eq(group.model.id))
-        .filter(proposal::Column::ApId.is_null())
         .filter(proposal::Column::Hidden.eq(false))
         .filter(proposal::Column::Withdrawn.eq(false))
+        .order_by_desc(proposal::Column::Id)
+        .limit(500)
         .all(&data.db)
         .await?;
     let ids: Vec<i32> = proposals.iter().map(|p| p.id).collect();
     let arguments = argument::Entity::find()
         .filter(argument::Column::ProposalId.is_in(ids))
-        .filter(argument::Column::ApId.is_null())
         .filter(argument::Column::Hidden.eq(false))
         .filter(argument::Column::Withdrawn.eq(false))
+        .order_by_desc(argument::Column::Id)
+        .limit(500)
         .all(&data.db)
         .await?;
-    let mut items: Vec<String> = proposals
-        .iter()
-        .rev()
-        .take(500)
-        .map(|p| data.proposal_url(p.id))
-        .collect();
-    items.extend(
-        arguments
-            .iter()
-            .rev()
-            .take(500)
-            .map(|a| data.argument_url(a.id)),
-    );
+    // Contributions sent from other nodes belong to the debate too, under their own ids.
+    let mut items = Vec::with_capacity(proposals.len() + arguments.len());
+    for p in proposals {
+        items.push(DbProposal::new(&data, p)?.ap_id.to_string());
+    }
+    for a in arguments {
+        items.push(DbArgument::new(&data, a)?.ap_id.to_string());
+    }
     Ok(activity_json(json!({
         "type": "OrderedCollection",
         "id": format!("{}{}", data.origin, uri.path()),

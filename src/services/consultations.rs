@@ -160,9 +160,12 @@ pub async fn update(
     active.opens_at = Set(opens_at);
     active.closes_at = Set(closes_at);
     active.updated_at = Set(Utc::now());
-    let model = active.update(&state.db).await?;
-    // Mirrors learn the new dates (closing here closes there) through an Update.
-    crate::federation::participation::consultation_updated(state, model.clone()).await?;
+    // Mirrors learn the new dates (closing here closes there) through an Update queued with
+    // the change itself.
+    let txn = state.db.begin().await?;
+    let model = active.update(&txn).await?;
+    crate::federation::participation::consultation_updated(&txn, state, model.clone()).await?;
+    txn.commit().await?;
     let count = visible_proposal_count(state, id).await?;
     Ok(consultation_view(state, &model, count))
 }

@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::domain::{Actor, Stance, ensure_open};
 use crate::error::{AppError, AppResult};
 use crate::federation::participation::{self, Sent};
+use crate::federation::publish;
 use crate::store::{self, argument, consultation, source};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -202,6 +203,7 @@ pub async fn update_argument(
     let txn = state.db.begin().await?;
     let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
+    publish::contribution_updated(&txn, state, proposal_id, Some(model.id)).await?;
     txn.commit().await?;
     one_argument(state, model).await
 }
@@ -218,6 +220,7 @@ pub async fn withdraw_argument(state: &AppState, actor: &Actor, id: i32) -> AppR
     let txn = state.db.begin().await?;
     active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
+    publish::withdrawn(&txn, state, proposal_id, Some(id)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -236,6 +239,9 @@ pub async fn set_argument_hidden(
     let txn = state.db.begin().await?;
     let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
+    if hidden {
+        publish::withdrawn(&txn, state, proposal_id, Some(id)).await?;
+    }
     txn.commit().await?;
     one_argument(state, model).await
 }

@@ -13,7 +13,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use crate::domain::{Stance, VoteValue};
 use crate::error::{AppError, AppResult};
-use crate::store::{argument, proposal, source, vote};
+use crate::store::{argument, consultation, proposal, source, vote};
 
 /// Text fields: trimmed, required, bounded, so that no one posts an empty proposal or a novel
 /// in a title.
@@ -57,12 +57,17 @@ pub(crate) async fn refresh_tally(db: &impl ConnectionTrait, proposal_id: i32) -
         .filter(source::Column::Withdrawn.eq(false))
         .count(db)
         .await? as i32;
-    // Votes on a mirrored proposal are counted by its consultation's origin, which publishes
-    // the tallies; only local proposals count their own vote rows.
-    let mirrored = proposal::Entity::find_by_id(proposal_id)
-        .one(db)
-        .await?
-        .filter(|p| p.ap_id.is_some());
+    // Votes on a proposal of a mirrored consultation are counted by the consultation's origin,
+    // which publishes the tallies; only consultations hosted here count their own vote rows.
+    let mut mirrored = None;
+    if let Some(p) = proposal::Entity::find_by_id(proposal_id).one(db).await?
+        && let Some(c) = consultation::Entity::find_by_id(p.consultation_id)
+            .one(db)
+            .await?
+        && c.ap_id.is_some()
+    {
+        mirrored = Some(p);
+    }
     let (agree, mixed, disagree) = match &mirrored {
         Some(p) => (p.agree, p.mixed, p.disagree),
         None => (

@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::domain::{Actor, ProposalState, Stance, VoteValue, ensure_open};
 use crate::error::{AppError, AppResult};
 use crate::federation::participation::{self, Sent};
+use crate::federation::publish;
 use crate::store::{self, consultation, proposal};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -308,7 +309,10 @@ pub async fn update(
         active.body = Set(required_text("body", body, BODY_MAX)?);
     }
     active.updated_at = Set(Utc::now());
-    let model = active.update(&state.db).await?;
+    let txn = state.db.begin().await?;
+    let model = active.update(&txn).await?;
+    publish::proposal_updated(&txn, state, model.id).await?;
+    txn.commit().await?;
     one_view(state, &model).await
 }
 
@@ -321,7 +325,10 @@ pub async fn withdraw(state: &AppState, actor: &Actor, id: i32) -> AppResult<()>
     let mut active: proposal::ActiveModel = model.into();
     active.withdrawn = Set(true);
     active.updated_at = Set(Utc::now());
-    active.update(&state.db).await?;
+    let txn = state.db.begin().await?;
+    active.update(&txn).await?;
+    publish::withdrawn(&txn, state, id, None).await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -337,7 +344,13 @@ pub async fn set_hidden(
     let (model, _) = load(&state.db, id, Some(actor)).await?;
     let mut active: proposal::ActiveModel = model.into();
     active.hidden = Set(hidden);
-    let model = active.update(&state.db).await?;
+    let txn = state.db.begin().await?;
+    let model = active.update(&txn).await?;
+    // Hidden by the origin's moderators: gone from every mirror too.
+    if hidden {
+        publish::withdrawn(&txn, state, id, None).await?;
+    }
+    txn.commit().await?;
     one_view(state, &model).await
 }
 
@@ -383,6 +396,7 @@ pub async fn answer(
     active.official_answer = Set(text);
     active.duplicate_of = Set(answer.duplicate_of);
     let model = active.update(&txn).await?;
+    publish::proposal_updated(&txn, state, id).await?;
     txn.commit().await?;
     one_view(state, &model).await
 }

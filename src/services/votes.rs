@@ -13,6 +13,7 @@ use super::views::VoteCounts;
 use crate::app::AppState;
 use crate::domain::{Actor, VoteValue};
 use crate::error::AppResult;
+use crate::federation::{publish, votes};
 use crate::store::{proposal, vote};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -52,6 +53,9 @@ async fn tallies(db: &impl ConnectionTrait, proposal_id: i32) -> AppResult<VoteC
 }
 
 /// Casts or changes the caller's vote. Voting the same way twice changes nothing.
+/// Casts or changes the caller's vote. Voting the same way twice changes nothing. On a
+/// consultation hosted elsewhere the vote is kept here (to show the caller's choice) and sent
+/// to the origin, which alone counts it; the tallies shown are the origin's.
 pub async fn cast(
     state: &AppState,
     actor: &Actor,
@@ -60,23 +64,29 @@ pub async fn cast(
 ) -> AppResult<VoteResult> {
     let txn = state.db.begin().await?;
     let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
-    super::proposals::ensure_hosted_here(&consultation)?;
     let existing = vote::Entity::find()
         .filter(vote::Column::ProposalId.eq(proposal_id))
         .filter(vote::Column::AccountId.eq(actor.account_id))
         .one(&txn)
         .await?;
     let now = Utc::now();
-    match existing {
-        Some(current) if current.value == value.as_str() => {}
+    let (previous, current) = match existing {
+        Some(current) if current.value == value.as_str() => {
+            txn.commit().await?;
+            return Ok(VoteResult {
+                my_vote: Some(value),
+                votes: tallies(&state.db, proposal_id).await?,
+            });
+        }
         Some(current) => {
+            let previous = current.clone();
             let mut active: vote::ActiveModel = current.into();
             active.value = Set(value.as_str().to_owned());
             active.updated_at = Set(now);
-            active.update(&txn).await?;
+            (Some(previous), active.update(&txn).await?)
         }
         None => {
-            vote::ActiveModel {
+            let row = vote::ActiveModel {
                 proposal_id: Set(proposal_id),
                 account_id: Set(actor.account_id),
                 value: Set(value.as_str().to_owned()),
@@ -86,9 +96,15 @@ pub async fn cast(
             }
             .insert(&txn)
             .await?;
+            (None, row)
         }
+    };
+    if consultation.ap_id.is_some() {
+        votes::send_vote(&txn, state, previous.as_ref(), Some(&current)).await?;
+    } else {
+        refresh_tally(&txn, proposal_id).await?;
+        publish::proposal_updated(&txn, state, proposal_id).await?;
     }
-    refresh_tally(&txn, proposal_id).await?;
     let votes = tallies(&txn, proposal_id).await?;
     txn.commit().await?;
     Ok(VoteResult {
@@ -100,13 +116,20 @@ pub async fn cast(
 pub async fn withdraw(state: &AppState, actor: &Actor, proposal_id: i32) -> AppResult<VoteResult> {
     let txn = state.db.begin().await?;
     let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
-    super::proposals::ensure_hosted_here(&consultation)?;
-    vote::Entity::delete_many()
+    let existing = vote::Entity::find()
         .filter(vote::Column::ProposalId.eq(proposal_id))
         .filter(vote::Column::AccountId.eq(actor.account_id))
-        .exec(&txn)
+        .one(&txn)
         .await?;
-    refresh_tally(&txn, proposal_id).await?;
+    if let Some(row) = &existing {
+        vote::Entity::delete_by_id(row.id).exec(&txn).await?;
+        if consultation.ap_id.is_some() {
+            votes::send_vote(&txn, state, Some(row), None).await?;
+        } else {
+            refresh_tally(&txn, proposal_id).await?;
+            publish::proposal_updated(&txn, state, proposal_id).await?;
+        }
+    }
     let votes = tallies(&txn, proposal_id).await?;
     txn.commit().await?;
     Ok(VoteResult {

@@ -1,0 +1,249 @@
+//! Changes to contributions after they were posted. A consultation's Group is the source of
+//! truth for its debate: it sends `Update` (edits, tallies, the organiser's answer) and
+//! `Delete` with a `Tombstone` (withdrawals, moderation) to its followers. A receiver applies
+//! them only from the Group of the consultation the object belongs to, or from the object's
+//! own author; anyone else is refused.
+use activitypub_federation::kinds::activity::{DeleteType, UpdateType};
+use activitypub_federation::traits::{Activity, Object};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use url::Url;
+
+use super::activities::Contribution;
+use super::actors::DbGroup;
+use super::delivery::{self, Signer};
+use super::objects::{DbArgument, DbProposal};
+use super::{AS_PUBLIC, FedData, publish};
+use crate::app::AppState;
+use crate::domain::ensure_open;
+use crate::error::{AppError, AppResult};
+use crate::services::refresh_tally;
+use crate::store::{account, argument, consultation, proposal};
+
+/// A stored contribution with who may change it: its author and its consultation's Group.
+struct Stored {
+    proposal_id: i32,
+    argument_id: Option<i32>,
+    author: Url,
+    group: consultation::Model,
+}
+
+async fn stored(data: &FedData, id: &Url) -> AppResult<Option<Stored>> {
+    let (proposal_id, argument_id, author_id) =
+        if let Some(p) = DbProposal::read_from_id(id.clone(), data).await? {
+            (p.model.id, None, p.model.author_id)
+        } else if let Some(a) = DbArgument::read_from_id(id.clone(), data).await? {
+            (a.model.proposal_id, Some(a.model.id), a.model.author_id)
+        } else {
+            return Ok(None);
+        };
+    let proposal = proposal::Entity::find_by_id(proposal_id)
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let group = consultation::Entity::find_by_id(proposal.consultation_id)
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+    let author = account::Entity::find_by_id(author_id)
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("author".into()))?;
+    let author = super::actors::DbPerson::new(data, author)?.ap_id;
+    Ok(Some(Stored {
+        proposal_id,
+        argument_id,
+        author,
+        group,
+    }))
+}
+
+/// Who is speaking: the Group of a mirrored consultation, or the author.
+enum Authority {
+    OriginGroup,
+    Author,
+}
+
+fn authority(actor: &Url, stored: &Stored, state: &AppState) -> AppResult<Authority> {
+    let group = DbGroup::new(state, stored.group.clone())?;
+    if !group.is_local() && &group.ap_id == actor {
+        return Ok(Authority::OriginGroup);
+    }
+    if &stored.author == actor {
+        return Ok(Authority::Author);
+    }
+    Err(AppError::Forbidden(
+        "only the author or the consultation's own node may change this".into(),
+    ))
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateObject {
+    #[serde(rename = "type")]
+    pub kind: UpdateType,
+    pub id: Url,
+    pub actor: Url,
+    pub object: Contribution,
+}
+
+#[async_trait::async_trait]
+impl Activity for UpdateObject {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        &self.actor
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        let stored = stored(data, self.object.id())
+            .await?
+            .ok_or_else(|| AppError::NotFound("unknown object".into()))?;
+        if let Authority::Author = authority(&self.actor, &stored, data)? {
+            super::verify_same_origin(&self.actor, self.object.id())?;
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        let stored = stored(data, self.object.id())
+            .await?
+            .ok_or_else(|| AppError::NotFound("unknown object".into()))?;
+        let local_consultation = stored.group.ap_id.is_none();
+        if local_consultation {
+            // An author editing in a consultation hosted here: the same period rule.
+            ensure_open(stored.group.opens_at, stored.group.closes_at, Utc::now())?;
+        }
+        match self.object {
+            Contribution::Page(page) => {
+                DbProposal::from_json(*page, data).await?;
+            }
+            Contribution::Note(note) => {
+                DbArgument::from_json(*note, data).await?;
+            }
+        }
+        if local_consultation {
+            publish::contribution_updated(&data.db, data, stored.proposal_id, stored.argument_id)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum DeletedObject {
+    Id(Url),
+    Tombstone { id: Url },
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteObject {
+    #[serde(rename = "type")]
+    pub kind: DeleteType,
+    pub id: Url,
+    pub actor: Url,
+    pub object: DeletedObject,
+}
+
+impl DeleteObject {
+    fn object_id(&self) -> &Url {
+        match &self.object {
+            DeletedObject::Id(id) | DeletedObject::Tombstone { id } => id,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Activity for DeleteObject {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        &self.actor
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        if let Some(stored) = stored(data, self.object_id()).await? {
+            authority(&self.actor, &stored, data)?;
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        // Deleting what we never had changes nothing.
+        let Some(stored) = stored(data, self.object_id()).await? else {
+            return Ok(());
+        };
+        let local_consultation = stored.group.ap_id.is_none();
+        if local_consultation {
+            ensure_open(stored.group.opens_at, stored.group.closes_at, Utc::now())?;
+        }
+        withdraw(&data.db, &stored).await?;
+        if local_consultation {
+            publish::contribution_deleted(&data.db, data, &stored.group, self.object_id()).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn withdraw(db: &impl ConnectionTrait, stored: &Stored) -> AppResult<()> {
+    match stored.argument_id {
+        Some(id) => {
+            if let Some(model) = argument::Entity::find_by_id(id).one(db).await? {
+                let mut active: argument::ActiveModel = model.into();
+                active.withdrawn = Set(true);
+                active.update(db).await?;
+            }
+        }
+        None => {
+            if let Some(model) = proposal::Entity::find_by_id(stored.proposal_id)
+                .one(db)
+                .await?
+            {
+                let mut active: proposal::ActiveModel = model.into();
+                active.withdrawn = Set(true);
+                active.update(db).await?;
+            }
+        }
+    }
+    refresh_tally(db, stored.proposal_id).await
+}
+
+/// `Delete` of a contribution, sent by a local consultation's Group to its followers.
+pub async fn send_delete(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    group: &consultation::Model,
+    object: &Url,
+    inboxes: Vec<Url>,
+) -> AppResult<()> {
+    let actor = DbGroup::new(state, group.clone())?;
+    let id = Url::parse(&format!(
+        "{}/activities/delete/{}",
+        state.origin,
+        crate::services::accounts::random_token()
+    ))
+    .map_err(|e| AppError::Internal(e.into()))?;
+    let delete = json!({
+        "type": "Delete",
+        "id": id,
+        "actor": actor.ap_id,
+        "object": {"type": "Tombstone", "id": object},
+        "to": [AS_PUBLIC],
+        "cc": [actor.followers_url()],
+    });
+    delivery::enqueue(db, &id, Signer::Consultation(group.id), &delete, inboxes).await
+}

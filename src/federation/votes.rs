@@ -1,0 +1,278 @@
+//! Votes travel only to the consultation's origin, which counts them and publishes tallies on
+//! the proposal (`Update` from its Group); nobody re-broadcasts who voted what. *agree* is a
+//! `Like`, *disagree* a `Dislike`, *mixed* Palabre's own `Vote` with `value: "mixed"` (other
+//! software ignores it rather than miscount it). Changing a vote is `Undo` + the new one.
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::kinds::activity::UndoType;
+use activitypub_federation::protocol::verification::verify_urls_match;
+use activitypub_federation::traits::{Activity, Actor, Object};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::actors::{DbGroup, DbPerson};
+use super::delivery::{self, Signer};
+use super::objects::DbProposal;
+use super::{FedData, publish};
+use crate::app::AppState;
+use crate::domain::{VoteValue, ensure_open};
+use crate::error::{AppError, AppResult};
+use crate::services::refresh_tally;
+use crate::store::{account, consultation, proposal, vote};
+
+fn activity_type(value: VoteValue) -> &'static str {
+    match value {
+        VoteValue::Agree => "Like",
+        VoteValue::Disagree => "Dislike",
+        VoteValue::Mixed => "Vote",
+    }
+}
+
+/// The activity of a stored vote; its id is derived from the row, so the `Undo` of a vote can
+/// name exactly the activity it takes back.
+fn vote_activity(
+    state: &AppState,
+    row: &vote::Model,
+    person: &Url,
+    page: &Url,
+) -> AppResult<Value> {
+    let value = VoteValue::parse(&row.value)?;
+    let id = format!(
+        "{}/activities/vote/{}-{}-{}",
+        state.origin,
+        row.id,
+        row.value,
+        row.updated_at.timestamp_millis()
+    );
+    let mut activity = json!({
+        "type": activity_type(value),
+        "id": id,
+        "actor": person,
+        "object": page,
+        "published": row.updated_at,
+    });
+    if value == VoteValue::Mixed {
+        activity["value"] = json!("mixed");
+    }
+    Ok(activity)
+}
+
+async fn endpoints(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    row: &vote::Model,
+) -> AppResult<(Url, Url, Url)> {
+    let person = account::Entity::find_by_id(row.account_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("voter".into()))?;
+    let proposal = proposal::Entity::find_by_id(row.proposal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let group = consultation::Entity::find_by_id(proposal.consultation_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+    let group = DbGroup::new(state, group)?;
+    Ok((
+        DbPerson::new(state, person)?.ap_id,
+        DbProposal::new(state, proposal)?.ap_id,
+        group.inbox(),
+    ))
+}
+
+/// Sends a vote cast here on a mirrored consultation to its origin, taking back `previous`.
+pub async fn send_vote(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    previous: Option<&vote::Model>,
+    current: Option<&vote::Model>,
+) -> AppResult<()> {
+    let Some(any) = current.or(previous) else {
+        return Ok(());
+    };
+    let (person, page, inbox) = endpoints(db, state, any).await?;
+    if let Some(old) = previous {
+        let undone = vote_activity(state, old, &person, &page)?;
+        let id = Url::parse(&format!(
+            "{}/undo",
+            undone["id"].as_str().unwrap_or_default()
+        ))
+        .map_err(|e| AppError::Internal(e.into()))?;
+        let undo = json!({"type": "Undo", "id": id, "actor": person, "object": undone});
+        delivery::enqueue(
+            db,
+            &id,
+            Signer::Account(old.account_id),
+            &undo,
+            [inbox.clone()],
+        )
+        .await?;
+    }
+    if let Some(new) = current {
+        let activity = vote_activity(state, new, &person, &page)?;
+        let id = Url::parse(activity["id"].as_str().unwrap_or_default())
+            .map_err(|e| AppError::Internal(e.into()))?;
+        delivery::enqueue(db, &id, Signer::Account(new.account_id), &activity, [inbox]).await?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub enum VoteType {
+    Like,
+    Dislike,
+    Vote,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoteActivity {
+    #[serde(rename = "type")]
+    pub kind: VoteType,
+    pub id: Url,
+    pub actor: ObjectId<DbPerson>,
+    pub object: ObjectId<DbProposal>,
+    pub value: Option<String>,
+    /// When the vote was cast: a late delivery of an older vote does not override a newer one.
+    pub published: Option<chrono::DateTime<Utc>>,
+}
+
+impl VoteActivity {
+    fn value(&self) -> AppResult<VoteValue> {
+        match (&self.kind, self.value.as_deref()) {
+            (VoteType::Like, _) => Ok(VoteValue::Agree),
+            (VoteType::Dislike, _) => Ok(VoteValue::Disagree),
+            (VoteType::Vote, Some(value)) => VoteValue::parse(value),
+            (VoteType::Vote, None) => Err(AppError::BadInput("a Vote needs a value".into())),
+        }
+    }
+}
+
+/// The proposal voted on, if its consultation is hosted here (only the origin counts).
+async fn counted_here(
+    data: &FedData,
+    page: &Url,
+) -> AppResult<(proposal::Model, consultation::Model)> {
+    let proposal = DbProposal::read_from_id(page.clone(), data)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such proposal here".into()))?;
+    let group = consultation::Entity::find_by_id(proposal.model.consultation_id)
+        .one(&data.db)
+        .await?
+        .filter(|c| c.ap_id.is_none())
+        .ok_or_else(|| AppError::BadInput("votes go to the consultation's own node".into()))?;
+    Ok((proposal.model, group))
+}
+
+#[async_trait::async_trait]
+impl Activity for VoteActivity {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        self.value()?;
+        counted_here(data, self.object.inner()).await?;
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        let (proposal, group) = counted_here(data, self.object.inner()).await?;
+        // The same rules as for a local vote: open period, visible proposal.
+        ensure_open(group.opens_at, group.closes_at, Utc::now())?;
+        if proposal.hidden || proposal.withdrawn {
+            return Err(AppError::Conflict("this proposal takes no votes".into()));
+        }
+        let voter = self.actor.dereference(data).await?;
+        let value = self.value()?;
+        let existing = vote::Entity::find()
+            .filter(vote::Column::ProposalId.eq(proposal.id))
+            .filter(vote::Column::AccountId.eq(voter.model.id))
+            .one(&data.db)
+            .await?;
+        let cast_at = self.published.unwrap_or_else(Utc::now).min(Utc::now());
+        match existing {
+            Some(row) if row.value == value.as_str() => return Ok(()),
+            Some(row) if row.updated_at > cast_at => return Ok(()),
+            Some(row) => {
+                let mut active: vote::ActiveModel = row.into();
+                active.value = Set(value.as_str().into());
+                active.updated_at = Set(cast_at);
+                active.update(&data.db).await?;
+            }
+            None => {
+                vote::ActiveModel {
+                    proposal_id: Set(proposal.id),
+                    account_id: Set(voter.model.id),
+                    value: Set(value.as_str().into()),
+                    created_at: Set(cast_at),
+                    updated_at: Set(cast_at),
+                    ..Default::default()
+                }
+                .insert(&data.db)
+                .await?;
+            }
+        }
+        refresh_tally(&data.db, proposal.id).await?;
+        publish::proposal_updated(&data.db, data, proposal.id).await
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoVote {
+    #[serde(rename = "type")]
+    pub kind: UndoType,
+    pub id: Url,
+    pub actor: ObjectId<DbPerson>,
+    pub object: VoteActivity,
+}
+
+#[async_trait::async_trait]
+impl Activity for UndoVote {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        // A person takes back their own vote only.
+        verify_urls_match(self.actor.inner(), self.object.actor.inner())?;
+        counted_here(data, self.object.object.inner()).await?;
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        let (proposal, group) = counted_here(data, self.object.object.inner()).await?;
+        ensure_open(group.opens_at, group.closes_at, Utc::now())?;
+        let Some(voter) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
+            return Ok(());
+        };
+        let value = self.object.value()?;
+        vote::Entity::delete_many()
+            .filter(vote::Column::ProposalId.eq(proposal.id))
+            .filter(vote::Column::AccountId.eq(voter.model.id))
+            .filter(vote::Column::Value.eq(value.as_str()))
+            .exec(&data.db)
+            .await?;
+        refresh_tally(&data.db, proposal.id).await?;
+        publish::proposal_updated(&data.db, data, proposal.id).await
+    }
+}
