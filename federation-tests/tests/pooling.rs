@@ -322,6 +322,63 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         .await;
     }
 
+    // Authors on the communes edit and withdraw their own contributions; the ministry applies
+    // and relays, and every node follows.
+    let response = http
+        .patch(format!(
+            "{}/api/v1/proposals/{}",
+            brest.url, from_brest["id"]
+        ))
+        .bearer_auth(&claire)
+        .json(&json!({"title": "Un socle numérique commun pour les communes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let argument_on_rennes = get(
+        &http,
+        format!("{}/api/v1/proposals/{}", rennes.url, on_rennes["id"]),
+    )
+    .await;
+    let argument_id = argument_on_rennes["arguments_against"][0]["id"].clone();
+    let response = http
+        .delete(format!("{}/api/v1/arguments/{argument_id}", rennes.url))
+        .bearer_auth(&yann)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    for (node, id) in [
+        (&ministry, on_ministry["id"].clone()),
+        (&brest, from_brest["id"].clone()),
+        (&rennes, on_rennes["id"].clone()),
+    ] {
+        eventually("the edit and the withdrawal everywhere", || async {
+            let d = get(&http, format!("{}/api/v1/proposals/{id}", node.url)).await;
+            (d["title"] == "Un socle numérique commun pour les communes"
+                && d["counts"]["arguments_against"] == 0)
+                .then_some(())
+        })
+        .await;
+    }
+    // Nobody but the author changes a contribution, even through their own node's API.
+    let response = http
+        .patch(format!(
+            "{}/api/v1/proposals/{}",
+            rennes.url, on_rennes["id"]
+        ))
+        .bearer_auth(&yann)
+        .json(&json!({"title": "Détourné"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+
     // Votes from three nodes go to the ministry only; everyone converges on its tallies.
     let mut ids = Vec::new();
     for node in [&ministry, &brest, &rennes] {

@@ -148,6 +148,11 @@ pub async fn proposal_updated(
         .ok_or_else(|| AppError::NotFound("proposal".into()))?;
     let (author, group) = load_parts(db, model.author_id, model.consultation_id).await?;
     if group.ap_id.is_some() {
+        if model.ap_id.is_none() {
+            let page = serde_json::to_value(page_json(state, &model, &author, &group)?)
+                .map_err(anyhow::Error::from)?;
+            return author_to_origin(db, state, &group, &author, "Update", page).await;
+        }
         return Ok(());
     }
     let inboxes = follower_inboxes(db, state, group.id).await?;
@@ -188,6 +193,11 @@ pub async fn contribution_updated(
         .ok_or_else(|| AppError::NotFound("proposal".into()))?;
     let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
     if group.ap_id.is_some() {
+        if model.ap_id.is_none() {
+            let note = serde_json::to_value(note_json(state, &model, &author, &proposal, &group)?)
+                .map_err(anyhow::Error::from)?;
+            return author_to_origin(db, state, &group, &author, "Update", note).await;
+        }
         return Ok(());
     }
     let inboxes = follower_inboxes(db, state, group.id).await?;
@@ -240,12 +250,64 @@ pub async fn withdrawn(
         .one(db)
         .await?
         .ok_or_else(|| AppError::NotFound("consultation".into()))?;
-    let object = match argument_id {
+    // What was withdrawn, who wrote it, and whether it was written here.
+    let (object, author_id, ours) = match argument_id {
         Some(id) => match argument::Entity::find_by_id(id).one(db).await? {
-            Some(a) => super::objects::DbArgument::new(state, a)?.ap_id,
+            Some(a) => (
+                super::objects::DbArgument::new(state, a.clone())?.ap_id,
+                a.author_id,
+                a.ap_id.is_none(),
+            ),
             None => return Ok(()),
         },
-        None => super::objects::DbProposal::new(state, proposal)?.ap_id,
+        None => (
+            super::objects::DbProposal::new(state, proposal.clone())?.ap_id,
+            proposal.author_id,
+            proposal.ap_id.is_none(),
+        ),
     };
+    if group.ap_id.is_some() {
+        // Withdrawn here by its author, in a consultation hosted elsewhere: tell the origin.
+        if ours {
+            let author = account::Entity::find_by_id(author_id)
+                .one(db)
+                .await?
+                .ok_or_else(|| AppError::NotFound("author".into()))?;
+            let tombstone = json!({"type": "Tombstone", "id": object});
+            return author_to_origin(db, state, &group, &author, "Delete", tombstone).await;
+        }
+        return Ok(());
+    }
     contribution_deleted(db, state, &group, &object).await
+}
+
+/// An author's `Update` or `Delete` of their own contribution, sent to the Group of the
+/// consultation it belongs to, hosted on another node; that node applies its rules and relays.
+async fn author_to_origin(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    group: &consultation::Model,
+    author: &account::Model,
+    kind: &str,
+    object: Value,
+) -> AppResult<()> {
+    let group = DbGroup::new(state, group.clone())?;
+    let author_id = DbPerson::new(state, author.clone())?.ap_id;
+    let id = activity_id(state, &kind.to_lowercase())?;
+    let activity = json!({
+        "type": kind,
+        "id": id,
+        "actor": author_id,
+        "object": object,
+        "to": [group.ap_id, AS_PUBLIC],
+        "cc": [group.followers_url()],
+    });
+    delivery::enqueue(
+        db,
+        &id,
+        Signer::Account(author.id),
+        &activity,
+        [group.inbox()],
+    )
+    .await
 }

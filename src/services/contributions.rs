@@ -189,7 +189,6 @@ pub async fn update_argument(
 ) -> AppResult<ArgumentView> {
     let (model, consultation) = load_argument(state, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
-    super::proposals::ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "argument")?;
     let proposal_id = model.proposal_id;
     let mut active: argument::ActiveModel = model.into();
@@ -211,7 +210,6 @@ pub async fn update_argument(
 pub async fn withdraw_argument(state: &AppState, actor: &Actor, id: i32) -> AppResult<()> {
     let (model, consultation) = load_argument(state, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
-    super::proposals::ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "argument")?;
     let proposal_id = model.proposal_id;
     let mut active: argument::ActiveModel = model.into();

@@ -109,14 +109,14 @@ pub(crate) async fn load(
     Ok((proposal, consultation))
 }
 
-/// What this version does not carry to a consultation's origin yet (edits, withdrawals,
-/// sources, votes on a mirrored consultation): refuse clearly rather than store a local-only
+/// What this version does not carry to a consultation's origin yet (sources on a mirrored
+/// consultation): refuse clearly rather than store a local-only
 /// change that would silently differ from the origin.
 pub(crate) fn ensure_hosted_here(consultation: &consultation::Model) -> AppResult<()> {
     match &consultation.ap_id {
         None => Ok(()),
         Some(origin) => Err(AppError::NotImplemented(format!(
-            "this consultation is hosted on another node ({origin}): posting proposals and arguments from here works, but this change is not supported from here yet; make it on its own node"
+            "this consultation is hosted on another node ({origin}): sources cannot be added or changed from here yet; add them on its own node"
         ))),
     }
 }
@@ -298,8 +298,7 @@ pub async fn update(
     id: i32,
     changes: ProposalChanges,
 ) -> AppResult<ProposalView> {
-    let (model, consultation) = load_for_participation(&state.db, id, actor).await?;
-    ensure_hosted_here(&consultation)?;
+    let (model, _) = load_for_participation(&state.db, id, actor).await?;
     actor.ensure_author(model.author_id, "proposal")?;
     let mut active: proposal::ActiveModel = model.into();
     if let Some(title) = &changes.title {
@@ -319,8 +318,7 @@ pub async fn update(
 /// The author takes the proposal back. It keeps its number (numbers are never reused) and
 /// stays in the database, but no longer shows anywhere.
 pub async fn withdraw(state: &AppState, actor: &Actor, id: i32) -> AppResult<()> {
-    let (model, consultation) = load_for_participation(&state.db, id, actor).await?;
-    ensure_hosted_here(&consultation)?;
+    let (model, _) = load_for_participation(&state.db, id, actor).await?;
     actor.ensure_author(model.author_id, "proposal")?;
     let mut active: proposal::ActiveModel = model.into();
     active.withdrawn = Set(true);
