@@ -26,6 +26,7 @@ pub struct FederationSettings {
     pub trusted_nodes: Vec<String>,
     pub retry_base_seconds: u64,
     pub max_attempts: i32,
+    pub delivery_lease_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

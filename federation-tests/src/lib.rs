@@ -1,6 +1,7 @@
 //! Starts real Palabre nodes as separate processes on loopback ports, each with its own
 //! database and public URL, configured only through environment variables, as an operator
-//! would. The federation tests (see the issue on federation) drive several of them over HTTP.
+//! would. Each node gets a fresh SQLite file, or a fresh PostgreSQL database when
+//! `PALABRE_TEST_DATABASE_URL` points at a server.
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -37,7 +38,10 @@ pub struct Node {
     pub name: String,
     /// `http://localhost:PORT`: the node's public URL and federation domain.
     pub url: String,
-    process: Child,
+    port: u16,
+    database_url: String,
+    extra_env: Vec<(String, String)>,
+    process: Option<Child>,
     dir: tempfile::TempDir,
 }
 
@@ -47,66 +51,112 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+async fn database_url(dir: &std::path::Path) -> anyhow::Result<String> {
+    match std::env::var("PALABRE_TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            use sea_orm::ConnectionTrait;
+            let name = format!(
+                "palabre_test_fed_{}_{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_nanos()
+            );
+            let admin = sea_orm::Database::connect(&server).await?;
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let mut url = url::Url::parse(&server)?;
+            url.set_path(&name);
+            Ok(url.to_string())
+        }
+        _ => Ok(format!("sqlite://{}/node.sqlite?mode=rwc", dir.display())),
+    }
+}
+
 impl Node {
     fn command(&self, args: &[&str]) -> anyhow::Result<Command> {
         let mut command = Command::new(palabre_binary()?);
         command
             .args(args)
             .env_remove("PALABRE_CONFIG")
-            .env(
-                "PALABRE_DATABASE__URL",
-                format!(
-                    "sqlite://{}/node.sqlite?mode=rwc",
-                    self.dir.path().display()
-                ),
-            )
+            .env("PALABRE_DATABASE__URL", &self.database_url)
             .env("PALABRE_SERVER__PUBLIC_URL", &self.url)
             .env("PALABRE_INSTANCE__NAME", &self.name)
             // Nodes on one machine talk over plain http on loopback.
             .env("PALABRE_FEDERATION__ALLOW_LOCAL", "true")
-            .env(
-                "RUST_LOG",
-                "palabre=debug,activitypub_federation=debug,info",
-            );
+            .env("RUST_LOG", "palabre=debug,activitypub_federation=debug,info");
+        for (key, value) in &self.extra_env {
+            command.env(key, value);
+        }
         Ok(command)
     }
 
     /// Starts `palabre serve` and waits until it answers.
     pub async fn start(name: &str) -> anyhow::Result<Self> {
+        Self::start_with(name, &[]).await
+    }
+
+    /// Like `start`, with extra environment variables (e.g. a shorter retry backoff).
+    pub async fn start_with(name: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
-        let url = format!("http://localhost:{port}");
-        let placeholder = Command::new("true").spawn()?;
         let mut node = Node {
             name: name.to_owned(),
-            url,
-            process: placeholder,
+            url: format!("http://localhost:{port}"),
+            port,
+            database_url: database_url(dir.path()).await?,
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            process: None,
             dir,
         };
-        let log = std::fs::File::create(node.dir.path().join("node.log"))?;
-        node.process = node
+        node.restart().await?;
+        Ok(node)
+    }
+
+    /// Starts the process again on the same port and database (after `kill`).
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("node.log"))?;
+        let child = self
             .command(&["serve"])?
-            .env("PALABRE_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("PALABRE_SERVER__BIND", format!("127.0.0.1:{}", self.port))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .context("cannot start palabre serve")?;
+        self.process = Some(child);
         let client = client();
         for _ in 0..200 {
             if let Ok(response) = client
-                .get(format!("{}/api/v1/consultations", node.url))
+                .get(format!("{}/api/v1/consultations", self.url))
                 .send()
                 .await
                 && response.status().is_success()
             {
-                return Ok(node);
+                return Ok(());
             }
-            if let Some(status) = node.process.try_wait()? {
-                bail!("node {name} exited with {status}: {}", node.log());
+            if let Some(process) = self.process.as_mut()
+                && let Some(status) = process.try_wait()?
+            {
+                bail!("node {} exited with {status}: {}", self.name, self.log());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!("node {name} did not answer in time: {}", node.log())
+        bail!("node {} did not answer in time: {}", self.name, self.log())
+    }
+
+    /// SIGKILL: no shutdown, no flushing, exactly like a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
     }
 
     /// Runs `palabre admin create-user` against this node's database.
@@ -149,8 +199,7 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        self.kill();
         // For debugging a failed run: PALABRE_KEEP_LOGS=/some/dir keeps each node's log.
         if let Ok(dir) = std::env::var("PALABRE_KEEP_LOGS") {
             let name: String = self

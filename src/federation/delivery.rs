@@ -75,13 +75,12 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// How long a claimed row stays reserved for the worker that claimed it.
-const LEASE_SECONDS: i64 = 60;
 const BATCH: i64 = 16;
 
-async fn claim(db: &impl ConnectionTrait) -> AppResult<Vec<delivery::Model>> {
+/// Reserves up to `BATCH` due deliveries for `lease_seconds`.
+async fn claim(db: &impl ConnectionTrait, lease_seconds: i64) -> AppResult<Vec<delivery::Model>> {
     let now = Utc::now();
-    let lease = now + chrono::Duration::seconds(LEASE_SECONDS);
+    let lease = now + chrono::Duration::seconds(lease_seconds);
     let backend = db.get_database_backend();
     let sql = match backend {
         DatabaseBackend::Postgres => {
@@ -175,7 +174,7 @@ async fn record(row: delivery::Model, outcome: AppResult<()>, state: &AppState) 
 /// Claims and sends one batch; returns how many rows it handled.
 pub async fn run_once(config: &FederationConfig<AppState>) -> AppResult<usize> {
     let data = config.to_request_data();
-    let rows = claim(&data.db).await?;
+    let rows = claim(&data.db, data.settings.federation.delivery_lease_seconds).await?;
     let count = rows.len();
     // One inbox's deliveries go out in order (a vote, then its change); inboxes in parallel.
     let mut by_inbox: std::collections::BTreeMap<String, Vec<delivery::Model>> = Default::default();
