@@ -85,7 +85,10 @@ impl Node {
             .env("PALABRE_INSTANCE__NAME", &self.name)
             // Nodes on one machine talk over plain http on loopback.
             .env("PALABRE_FEDERATION__ALLOW_LOCAL", "true")
-            .env("RUST_LOG", "palabre=debug,activitypub_federation=debug,info");
+            .env(
+                "RUST_LOG",
+                "palabre=debug,activitypub_federation=debug,info",
+            );
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
@@ -181,6 +184,20 @@ impl Node {
         if !output.status.success() {
             bail!(
                 "create-user failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs `palabre admin ARGS...` against this node's database.
+    pub fn admin(&self, args: &[&str]) -> anyhow::Result<()> {
+        let mut full = vec!["admin"];
+        full.extend_from_slice(args);
+        let output = self.command(&full)?.stdin(Stdio::null()).output()?;
+        if !output.status.success() {
+            bail!(
+                "admin {args:?} failed: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
         }

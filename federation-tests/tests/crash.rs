@@ -81,7 +81,10 @@ async fn a_node_killed_with_pending_deliveries_delivers_everything_after_restart
     const POSTED: usize = 12;
     for i in 0..POSTED {
         let response = http
-            .post(format!("{}/api/v1/consultations/budget/proposals", origin.url))
+            .post(format!(
+                "{}/api/v1/consultations/budget/proposals",
+                origin.url
+            ))
             .bearer_auth(&orga)
             .json(&json!({"title": format!("Projet {i}"), "body": "À financer."}))
             .send()
@@ -121,5 +124,16 @@ async fn a_node_killed_with_pending_deliveries_delivers_everything_after_restart
     titles.sort();
     let mut expected: Vec<String> = (0..POSTED).map(|i| format!("Projet {i}")).collect();
     expected.sort();
-    assert_eq!(titles, expected, "every proposal arrives, exactly once\n{}", origin.log().lines().filter(|l| l.contains("deliver")).take(20).collect::<Vec<_>>().join("\n"));
+    assert_eq!(
+        titles,
+        expected,
+        "every proposal arrives, exactly once\n{}",
+        origin
+            .log()
+            .lines()
+            .filter(|l| l.contains("deliver"))
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

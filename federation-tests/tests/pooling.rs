@@ -559,3 +559,103 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         .unwrap();
     assert_eq!(followers_after["totalItems"], 2);
 }
+
+#[tokio::test]
+async fn a_new_follower_gets_the_existing_debate_and_badges_only_from_trusted_nodes() {
+    let ministry = Node::start("Ministère").await.expect("ministry starts");
+    let trusted = format!("[\"{}\"]", ministry.host());
+    let trusting = [("PALABRE_FEDERATION__TRUSTED_NODES", trusted.as_str())];
+    let (brest, rennes) = tokio::try_join!(
+        Node::start_with("Ville de Brest", &trusting),
+        Node::start("Ville de Rennes"),
+    )
+    .expect("communes start");
+    let http = client();
+    ministry.create_user("orga", PASSWORD, true).unwrap();
+    ministry
+        .admin(&["verify", "orga", "Ministère du Numérique"])
+        .unwrap();
+    brest.create_user("claire", PASSWORD, false).unwrap();
+    rennes.create_user("yann", PASSWORD, false).unwrap();
+    let orga = token(&http, &ministry, "orga").await;
+    let now = chrono::Utc::now();
+    let (status, _) = post(
+        &http,
+        format!("{}/api/v1/consultations", ministry.url),
+        &orga,
+        json!({
+            "slug": "archives", "title": "Archives ouvertes", "body": "…",
+            "opens_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+            "closes_at": (now + chrono::Duration::days(30)).to_rfc3339(),
+        }),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // The debate exists before anyone follows.
+    let mut titles = Vec::new();
+    for i in 0..3 {
+        let (status, p) = post(
+            &http,
+            format!("{}/api/v1/consultations/archives/proposals", ministry.url),
+            &orga,
+            json!({"title": format!("Numériser le fonds {i}"), "body": "…"}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let (status, _) = post(&http, format!("{}/api/v1/proposals/{}/arguments", ministry.url, p["id"]), &orga,
+            json!({"stance": if i % 2 == 0 { "for" } else { "against" }, "body": format!("Argument {i}")})).await;
+        assert_eq!(status, 201);
+        titles.push(format!("Numériser le fonds {i}"));
+    }
+    let handle = format!("archives@{}", ministry.host());
+    for (node, user) in [(&brest, "claire"), (&rennes, "yann")] {
+        let t = token(&http, node, user).await;
+        let (status, body) = post(
+            &http,
+            format!("{}/api/v1/follows", node.url),
+            &t,
+            json!({"target": handle}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    for node in [&brest, &rennes] {
+        let items = eventually("the existing debate on the new follower", || async {
+            let page = get(
+                &http,
+                format!("{}/api/v1/consultations/{handle}/proposals", node.url),
+            )
+            .await;
+            let items = page["items"].as_array()?.clone();
+            let argued: i64 = items
+                .iter()
+                .map(|p| {
+                    p["counts"]["arguments_for"].as_i64().unwrap_or(0)
+                        + p["counts"]["arguments_against"].as_i64().unwrap_or(0)
+                })
+                .sum();
+            (items.len() == 3 && argued == 3).then_some(items)
+        })
+        .await;
+        let mut seen: Vec<String> = items
+            .iter()
+            .map(|p| p["title"].as_str().unwrap().to_owned())
+            .collect();
+        seen.sort();
+        assert_eq!(seen, titles);
+        let verified = &items[0]["author"]["verified"];
+        if node.url == brest.url {
+            assert_eq!(
+                verified,
+                &json!(format!("Ministère du Numérique · {}", ministry.host())),
+                "a trusted partner's badge shows, with who vouches"
+            );
+        } else {
+            assert_eq!(
+                verified,
+                &Value::Null,
+                "a badge from a node that is not trusted is not shown"
+            );
+        }
+    }
+}

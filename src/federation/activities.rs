@@ -149,6 +149,8 @@ impl Activity for Accept {
             .filter(follow::Column::ConsultationId.eq(group.model.id))
             .exec(&data.db)
             .await?;
+        // The debate so far, not only what comes next.
+        super::follows::spawn_backfill(data, group);
         Ok(())
     }
 }
@@ -194,6 +196,8 @@ impl Activity for UndoFollow {
             .filter(follow::Column::ConsultationId.eq(group.model.id))
             .exec(&data.db)
             .await?;
+        // The debate so far, not only what comes next.
+        super::follows::spawn_backfill(data, group);
         Ok(())
     }
 }

@@ -188,3 +188,98 @@ pub async fn unfollow(state: &AppState, follower: &Actor, id: i32) -> AppResult<
     txn.commit().await?;
     Ok(())
 }
+
+/// How much of an existing debate a new follower fetches: enough to show it, bounded so that a
+/// collection that pages forever or a huge debate cannot keep the node busy.
+const BACKFILL_PAGES: usize = 10;
+const BACKFILL_ITEMS: usize = 300;
+
+/// After our follow is accepted: fetches the consultation's existing proposals and arguments
+/// from its `context` collection, in the background.
+pub fn spawn_backfill(data: &FedData, group: DbGroup) {
+    let data = data.reset_request_count();
+    tokio::spawn(async move {
+        if let Err(err) = backfill(&data, &group).await {
+            tracing::warn!(consultation = %group.ap_id, error = %err, "backfill stopped");
+        }
+    });
+}
+
+fn item_ids(page: &serde_json::Value) -> Vec<Url> {
+    let items = page
+        .get("orderedItems")
+        .or_else(|| page.get("items"))
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|item| match item {
+            serde_json::Value::String(id) => Url::parse(id).ok(),
+            other => other
+                .get("id")
+                .and_then(|v| v.as_str())
+                .and_then(|id| Url::parse(id).ok()),
+        })
+        .collect()
+}
+
+fn link(page: &serde_json::Value, key: &str) -> Option<Url> {
+    match page.get(key)? {
+        serde_json::Value::String(url) => Url::parse(url).ok(),
+        other => other
+            .get("id")
+            .and_then(|v| v.as_str())
+            .and_then(|u| Url::parse(u).ok()),
+    }
+}
+
+async fn backfill(data: &FedData, group: &DbGroup) -> AppResult<()> {
+    use super::objects::{DbArgument, DbProposal};
+    use activitypub_federation::fetch::fetch_object_http;
+
+    let collection = Url::parse(&format!("{}/context", group.ap_id))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let first = fetch_object_http::<AppState, serde_json::Value>(&collection, data)
+        .await?
+        .object;
+    let mut ids = item_ids(&first);
+    let mut next = link(&first, "first").or_else(|| link(&first, "next"));
+    let mut pages = 1;
+    while let Some(url) = next.take() {
+        if pages >= BACKFILL_PAGES || ids.len() >= BACKFILL_ITEMS {
+            break;
+        }
+        let page =
+            fetch_object_http::<AppState, serde_json::Value>(&url, &data.reset_request_count())
+                .await?
+                .object;
+        ids.extend(item_ids(&page));
+        next = link(&page, "next");
+        pages += 1;
+    }
+    ids.truncate(BACKFILL_ITEMS);
+    // Proposals before arguments, whatever the collection's order, so replies find their parent.
+    let (proposals, arguments): (Vec<Url>, Vec<Url>) = ids
+        .into_iter()
+        .partition(|id| id.path().contains("/proposals/"));
+    for id in proposals {
+        let fresh = data.reset_request_count();
+        if let Err(err) = ObjectId::<DbProposal>::from(id.clone())
+            .dereference(&fresh)
+            .await
+        {
+            tracing::debug!(%id, error = %err, "backfill: proposal skipped");
+        }
+    }
+    for id in arguments {
+        let fresh = data.reset_request_count();
+        if let Err(err) = ObjectId::<DbArgument>::from(id.clone())
+            .dereference(&fresh)
+            .await
+        {
+            tracing::debug!(%id, error = %err, "backfill: argument skipped");
+        }
+    }
+    Ok(())
+}
