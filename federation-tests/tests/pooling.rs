@@ -379,6 +379,43 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 403);
 
+    // Sources travel like arguments: from Brest to the ministry and on to Rennes, and their
+    // withdrawal too.
+    let (status, source) = post(&http, format!("{}/api/v1/proposals/{}/sources", brest.url, from_brest["id"]), &claire,
+        json!({"title": "Schéma régional du numérique", "url": "https://example.org/schema", "description": "Chapitre 3"})).await;
+    assert_eq!(status, 201, "{source}\n{}", ministry.log());
+    assert_eq!(source["origin_state"], "accepted");
+    for (node, id) in [
+        (&ministry, on_ministry["id"].clone()),
+        (&rennes, on_rennes["id"].clone()),
+    ] {
+        eventually("the source on every node", || async {
+            let d = get(&http, format!("{}/api/v1/proposals/{id}", node.url)).await;
+            (d["sources"][0]["url"] == "https://example.org/schema"
+                && d["sources"][0]["description"] == "Chapitre 3"
+                && d["counts"]["sources"] == 1)
+                .then_some(())
+        })
+        .await;
+    }
+    let response = http
+        .delete(format!("{}/api/v1/sources/{}", brest.url, source["id"]))
+        .bearer_auth(&claire)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    for (node, id) in [
+        (&ministry, on_ministry["id"].clone()),
+        (&rennes, on_rennes["id"].clone()),
+    ] {
+        eventually("the source withdrawn everywhere", || async {
+            let d = get(&http, format!("{}/api/v1/proposals/{id}", node.url)).await;
+            (d["counts"]["sources"] == 0).then_some(())
+        })
+        .await;
+    }
+
     // Votes from three nodes go to the ministry only; everyone converges on its tallies.
     let mut ids = Vec::new();
     for node in [&ministry, &brest, &rennes] {

@@ -52,6 +52,14 @@ enum Arguments {
 }
 
 #[derive(DeriveIden)]
+enum Sources {
+    Table,
+    ApId,
+    OriginState,
+    OriginNote,
+}
+
+#[derive(DeriveIden)]
 enum InstanceActor {
     Table,
     Id,
@@ -174,6 +182,10 @@ impl MigrationTrait for Migration {
         add_column(m, Arguments::Table, string_null(Arguments::OriginState)).await?;
         add_column(m, Arguments::Table, text_null(Arguments::OriginNote)).await?;
         unique_index(m, "idx_proposals_ap_id", Proposals::Table, Proposals::ApId).await?;
+        add_column(m, Sources::Table, string_null(Sources::ApId)).await?;
+        unique_index(m, "idx_sources_ap_id", Sources::Table, Sources::ApId).await?;
+        add_column(m, Sources::Table, string_null(Sources::OriginState)).await?;
+        add_column(m, Sources::Table, text_null(Sources::OriginNote)).await?;
         add_column(m, Arguments::Table, string_null(Arguments::ApId)).await?;
         unique_index(m, "idx_arguments_ap_id", Arguments::Table, Arguments::ApId).await?;
         // Local numbers are unique on the node; mirrored contributions keep their origin's

@@ -17,6 +17,7 @@ use url::Url;
 use super::actors::{DbGroup, DbPerson};
 use super::objects::{DbArgument, DbProposal, Note, Page};
 use super::participation::{Reject, UpdateGroup};
+use super::sources::{DbSource, SourceNote};
 use super::updates::{DeleteObject, UpdateObject};
 use super::votes::{UndoVote, VoteActivity};
 use super::{FedData, delivery};
@@ -204,11 +205,39 @@ impl Activity for UndoFollow {
 
 // ---- contributions announced by a followed consultation ----
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// What people contribute to a debate. Arguments and sources are both `Note`s replying to a
+/// proposal; `isSource` tells them apart.
+#[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum Contribution {
     Page(Box<Page>),
     Note(Box<Note>),
+    Source(Box<SourceNote>),
+}
+
+impl<'de> Deserialize<'de> for Contribution {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = Value::deserialize(deserializer)?;
+        let kind = value.get("type").and_then(Value::as_str).map(str::to_owned);
+        let is_source = value
+            .get("isSource")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        match (kind.as_deref(), is_source) {
+            (Some("Page"), _) => {
+                serde_json::from_value(value).map(|p| Contribution::Page(Box::new(p)))
+            }
+            (Some("Note"), true) => {
+                serde_json::from_value(value).map(|s| Contribution::Source(Box::new(s)))
+            }
+            (Some("Note"), false) => {
+                serde_json::from_value(value).map(|n| Contribution::Note(Box::new(n)))
+            }
+            _ => return Err(D::Error::custom("not a proposal, an argument or a source")),
+        }
+        .map_err(D::Error::custom)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -262,8 +291,17 @@ impl Contribution {
                     .dereference_forced(data)
                     .await?;
             }
+            Contribution::Source(source) if embedded_is_authoritative => {
+                DbSource::verify(&source, announcer, data).await?;
+                DbSource::from_json(*source, data).await?;
+            }
             Contribution::Note(_) => {
                 ObjectId::<DbArgument>::from(id)
+                    .dereference_forced(data)
+                    .await?;
+            }
+            Contribution::Source(_) => {
+                ObjectId::<DbSource>::from(id)
                     .dereference_forced(data)
                     .await?;
             }

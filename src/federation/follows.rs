@@ -236,6 +236,7 @@ fn link(page: &serde_json::Value, key: &str) -> Option<Url> {
 
 async fn backfill(data: &FedData, group: &DbGroup) -> AppResult<()> {
     use super::objects::{DbArgument, DbProposal};
+    use super::sources::DbSource;
     use activitypub_federation::fetch::fetch_object_http;
 
     let collection = Url::parse(&format!("{}/context", group.ap_id))
@@ -259,8 +260,9 @@ async fn backfill(data: &FedData, group: &DbGroup) -> AppResult<()> {
         pages += 1;
     }
     ids.truncate(BACKFILL_ITEMS);
-    // Proposals before arguments, whatever the collection's order, so replies find their parent.
-    let (proposals, arguments): (Vec<Url>, Vec<Url>) = ids
+    // Proposals before their replies, whatever the collection's order, so replies find their
+    // parent without a fetch each.
+    let (proposals, replies): (Vec<Url>, Vec<Url>) = ids
         .into_iter()
         .partition(|id| id.path().contains("/proposals/"));
     for id in proposals {
@@ -272,13 +274,21 @@ async fn backfill(data: &FedData, group: &DbGroup) -> AppResult<()> {
             tracing::debug!(%id, error = %err, "backfill: proposal skipped");
         }
     }
-    for id in arguments {
+    for id in replies {
         let fresh = data.reset_request_count();
-        if let Err(err) = ObjectId::<DbArgument>::from(id.clone())
-            .dereference(&fresh)
-            .await
-        {
-            tracing::debug!(%id, error = %err, "backfill: argument skipped");
+        let outcome = if id.path().contains("/sources/") {
+            ObjectId::<DbSource>::from(id.clone())
+                .dereference(&fresh)
+                .await
+                .map(|_| ())
+        } else {
+            ObjectId::<DbArgument>::from(id.clone())
+                .dereference(&fresh)
+                .await
+                .map(|_| ())
+        };
+        if let Err(err) = outcome {
+            tracing::debug!(%id, error = %err, "backfill: reply skipped");
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod objects;
 pub mod participation;
 pub mod publish;
 pub mod routes;
+pub mod sources;
 pub mod updates;
 pub mod votes;
 
@@ -46,6 +47,9 @@ pub fn context() -> Value {
             "mixed": {"@id": "palabre:mixed", "@type": "xsd:integer"},
             "disagree": {"@id": "palabre:disagree", "@type": "xsd:integer"},
             "verified": "palabre:verified",
+            "isSource": {"@id": "palabre:isSource", "@type": "xsd:boolean"},
+            "value": "palabre:value",
+            "Vote": "palabre:Vote",
             "postingRestrictedToMods": "https://join-lemmy.org/ns#postingRestrictedToMods"
         }
     ])

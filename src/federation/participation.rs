@@ -19,12 +19,13 @@ use super::activities::{Contribution, CreateContribution};
 use super::actors::{DbGroup, DbPerson, Group, local_segment};
 use super::delivery::{self, Signer};
 use super::objects::{DbArgument, DbProposal, note_json, page_json};
+use super::sources::{DbSource, source_json};
 use super::{AS_PUBLIC, FedData, host_of, publish};
 use crate::app::AppState;
 use crate::domain::ensure_open;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::random_token;
-use crate::store::{account, argument, consultation, proposal};
+use crate::store::{account, argument, consultation, proposal, source};
 
 fn new_id(state: &AppState, kind: &str) -> AppResult<Url> {
     Url::parse(&format!(
@@ -107,6 +108,21 @@ pub async fn send_argument(
     send_create(db, state, &author, &group, note).await
 }
 
+pub async fn send_source(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    model: &source::Model,
+) -> AppResult<()> {
+    let proposal = proposal::Entity::find_by_id(model.proposal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let (author, group) = parts(db, model.author_id, proposal.consultation_id).await?;
+    let note = serde_json::to_value(source_json(state, model, &author, &proposal, &group)?)
+        .map_err(anyhow::Error::from)?;
+    send_create(db, state, &author, &group, note).await
+}
+
 pub enum Verdict {
     Accepted,
     Pending,
@@ -117,6 +133,7 @@ pub enum Verdict {
 pub enum Sent {
     Proposal(i32),
     Argument(i32),
+    Source(i32),
 }
 
 /// Waits up to ten seconds for the origin's verdict on a contribution sent from here: a
@@ -132,6 +149,10 @@ pub async fn await_verdict(state: &AppState, sent: Sent, origin: &str) -> AppRes
                 .one(&state.db)
                 .await?
                 .map(|a| (a.origin_state, a.origin_note)),
+            Sent::Source(id) => source::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .map(|s| (s.origin_state, s.origin_note)),
         }
         .unwrap_or_default();
         match status.as_deref() {
@@ -177,7 +198,22 @@ pub async fn record_verdict(
         let proposal_id = model.proposal_id;
         let mut active: argument::ActiveModel = model.into();
         active.origin_state = Set(Some(state.into()));
-        active.origin_note = Set(note);
+        active.origin_note = Set(note.clone());
+        if !accepted {
+            active.withdrawn = Set(true);
+        }
+        active.update(&data.db).await?;
+        crate::services::refresh_tally(&data.db, proposal_id).await?;
+    }
+    if let Some(id) =
+        local_segment(data, object_id, "/sources/").and_then(|s| s.parse::<i32>().ok())
+        && let Some(model) = source::Entity::find_by_id(id).one(&data.db).await?
+        && model.origin_state.is_some()
+    {
+        let proposal_id = model.proposal_id;
+        let mut active: source::ActiveModel = model.into();
+        active.origin_state = Set(Some(state.into()));
+        active.origin_note = Set(note.clone());
         if !accepted {
             active.withdrawn = Set(true);
         }
@@ -194,6 +230,7 @@ impl Contribution {
         match self {
             Contribution::Page(p) => p.id.inner(),
             Contribution::Note(n) => n.id.inner(),
+            Contribution::Source(s) => s.id.inner(),
         }
     }
 }
@@ -205,8 +242,13 @@ async fn target_group(contribution: &Contribution, data: &FedData) -> AppResult<
             Some(group) => DbGroup::read_from_id(group.inner().clone(), data).await?,
             None => None,
         },
-        Contribution::Note(note) => {
-            match DbProposal::read_from_id(note.in_reply_to.inner().clone(), data).await? {
+        Contribution::Note(_) | Contribution::Source(_) => {
+            let parent = match contribution {
+                Contribution::Note(note) => note.in_reply_to.inner().clone(),
+                Contribution::Source(source) => source.in_reply_to.inner().clone(),
+                Contribution::Page(_) => return Ok(None),
+            };
+            match DbProposal::read_from_id(parent, data).await? {
                 Some(proposal) => consultation::Entity::find_by_id(proposal.model.consultation_id)
                     .one(&data.db)
                     .await?
@@ -244,6 +286,10 @@ impl Activity for CreateContribution {
                 verify_urls_match(self.actor.inner(), note.attributed_to.inner())?;
                 DbArgument::verify(note, self.actor.inner(), data).await?;
             }
+            Contribution::Source(source) => {
+                verify_urls_match(self.actor.inner(), source.attributed_to.inner())?;
+                DbSource::verify(source, self.actor.inner(), data).await?;
+            }
         }
         if target_group(&self.object, data).await?.is_none() {
             return Err(AppError::BadInput(
@@ -270,6 +316,10 @@ impl Activity for CreateContribution {
             Contribution::Note(note) => {
                 let stored = DbArgument::from_json(*note, data).await?;
                 publish::argument_created(&data.db, data, &stored.model).await
+            }
+            Contribution::Source(source) => {
+                let stored = DbSource::from_json(*source, data).await?;
+                publish::source_created(&data.db, data, &stored.model).await
             }
         }
     }
@@ -377,6 +427,14 @@ async fn contribution_consultation(data: &FedData, object: &Url) -> AppResult<Op
         && let Some(arg) = argument::Entity::find_by_id(id).one(&data.db).await?
     {
         return Ok(proposal::Entity::find_by_id(arg.proposal_id)
+            .one(&data.db)
+            .await?
+            .map(|p| p.consultation_id));
+    }
+    if let Some(id) = local_segment(data, object, "/sources/").and_then(|s| s.parse::<i32>().ok())
+        && let Some(src) = source::Entity::find_by_id(id).one(&data.db).await?
+    {
+        return Ok(proposal::Entity::find_by_id(src.proposal_id)
             .one(&data.db)
             .await?
             .map(|p| p.consultation_id));

@@ -13,7 +13,7 @@ use super::objects::{note_json, page_json};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::random_token;
-use crate::store::{account, argument, consultation, follow, proposal};
+use crate::store::{account, argument, consultation, follow, proposal, source};
 
 fn activity_id(state: &AppState, kind: &str) -> AppResult<Url> {
     Url::parse(&format!(
@@ -117,6 +117,43 @@ pub async fn proposal_created(
     let page = page_json(state, model, &author, &group)?;
     let object = serde_json::to_value(page).map_err(anyhow::Error::from)?;
     announce_creation(db, state, &group, &author, object).await
+}
+
+pub async fn source_created(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    model: &source::Model,
+) -> AppResult<()> {
+    let proposal = proposal::Entity::find_by_id(model.proposal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
+    let note = super::sources::source_json(state, model, &author, &proposal, &group)?;
+    let object = serde_json::to_value(note).map_err(anyhow::Error::from)?;
+    announce_creation(db, state, &group, &author, object).await
+}
+
+/// A source withdrawn or hidden here: like `withdrawn`, for sources.
+pub async fn source_withdrawn(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    model: &source::Model,
+) -> AppResult<()> {
+    let proposal = proposal::Entity::find_by_id(model.proposal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
+    let object = super::sources::DbSource::new(state, model.clone())?.ap_id;
+    if group.ap_id.is_some() {
+        if model.ap_id.is_none() {
+            let tombstone = json!({"type": "Tombstone", "id": object});
+            return author_to_origin(db, state, &group, &author, "Delete", tombstone).await;
+        }
+        return Ok(());
+    }
+    contribution_deleted(db, state, &group, &object).await
 }
 
 pub async fn argument_created(

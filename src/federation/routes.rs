@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/ap/consultations/{slug}", get(group))
         .route("/ap/proposals/{id}", get(page))
         .route("/ap/arguments/{id}", get(note))
+        .route("/ap/sources/{id}", get(source_note))
         .route("/users/{name}/outbox", get(empty_outbox))
         .route("/consultations/{slug}/outbox", get(group_outbox))
         .route("/consultations/{slug}/context", get(group_outbox))
@@ -59,7 +60,7 @@ pub fn negotiate(mut request: Request) -> Request {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let served = matches!(
         segments.as_slice(),
-        ["users", _] | ["proposals", _] | ["arguments", _]
+        ["users", _] | ["proposals", _] | ["arguments", _] | ["sources", _]
     ) || matches!(segments.as_slice(), ["consultations", slug] if *slug != "new");
     if served && let Ok(uri) = format!("/ap{path}").parse::<Uri>() {
         *request.uri_mut() = uri;
@@ -247,6 +248,22 @@ async fn note(Path(id): Path<i32>, data: FedData) -> AppResult<Response> {
     Ok(activity_json(object.into_json(&data).await?))
 }
 
+async fn source_note(Path(id): Path<i32>, data: FedData) -> AppResult<Response> {
+    let model = crate::store::source::Entity::find_by_id(id)
+        .filter(crate::store::source::Column::ApId.is_null())
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no source {id}")))?;
+    let object = super::sources::DbSource::new(&data, model)?;
+    if object.model.hidden {
+        return Err(AppError::NotFound(format!("no source {id}")));
+    }
+    if object.model.withdrawn {
+        return Ok(tombstone(object.ap_id));
+    }
+    Ok(activity_json(object.into_json(&data).await?))
+}
+
 async fn empty_outbox(Path(name): Path<String>, data: FedData) -> AppResult<Response> {
     Ok(activity_json(json!({
         "type": "OrderedCollection",
@@ -269,6 +286,7 @@ async fn group_outbox(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppR
         .all(&data.db)
         .await?;
     let ids: Vec<i32> = proposals.iter().map(|p| p.id).collect();
+    let proposal_ids = ids.clone();
     let arguments = argument::Entity::find()
         .filter(argument::Column::ProposalId.is_in(ids))
         .filter(argument::Column::Hidden.eq(false))
@@ -284,6 +302,17 @@ async fn group_outbox(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppR
     }
     for a in arguments {
         items.push(DbArgument::new(&data, a)?.ap_id.to_string());
+    }
+    let sources = crate::store::source::Entity::find()
+        .filter(crate::store::source::Column::ProposalId.is_in(proposal_ids))
+        .filter(crate::store::source::Column::Hidden.eq(false))
+        .filter(crate::store::source::Column::Withdrawn.eq(false))
+        .order_by_desc(crate::store::source::Column::Id)
+        .limit(500)
+        .all(&data.db)
+        .await?;
+    for s in sources {
+        items.push(super::sources::DbSource::new(&data, s)?.ap_id.to_string());
     }
     Ok(activity_json(json!({
         "type": "OrderedCollection",

@@ -15,27 +15,41 @@ use super::activities::Contribution;
 use super::actors::DbGroup;
 use super::delivery::{self, Signer};
 use super::objects::{DbArgument, DbProposal};
+use super::sources::DbSource;
 use super::{AS_PUBLIC, FedData, publish};
 use crate::app::AppState;
 use crate::domain::ensure_open;
 use crate::error::{AppError, AppResult};
 use crate::services::refresh_tally;
-use crate::store::{account, argument, consultation, proposal};
+use crate::store::{account, argument, consultation, proposal, source};
 
 /// A stored contribution with who may change it: its author and its consultation's Group.
 struct Stored {
     proposal_id: i32,
     argument_id: Option<i32>,
+    source_id: Option<i32>,
     author: Url,
     group: consultation::Model,
 }
 
 async fn stored(data: &FedData, id: &Url) -> AppResult<Option<Stored>> {
-    let (proposal_id, argument_id, author_id) =
+    let (proposal_id, argument_id, source_id, author_id) =
         if let Some(p) = DbProposal::read_from_id(id.clone(), data).await? {
-            (p.model.id, None, p.model.author_id)
+            (p.model.id, None, None, p.model.author_id)
         } else if let Some(a) = DbArgument::read_from_id(id.clone(), data).await? {
-            (a.model.proposal_id, Some(a.model.id), a.model.author_id)
+            (
+                a.model.proposal_id,
+                Some(a.model.id),
+                None,
+                a.model.author_id,
+            )
+        } else if let Some(s) = DbSource::read_from_id(id.clone(), data).await? {
+            (
+                s.model.proposal_id,
+                None,
+                Some(s.model.id),
+                s.model.author_id,
+            )
         } else {
             return Ok(None);
         };
@@ -55,6 +69,7 @@ async fn stored(data: &FedData, id: &Url) -> AppResult<Option<Stored>> {
     Ok(Some(Stored {
         proposal_id,
         argument_id,
+        source_id,
         author,
         group,
     }))
@@ -128,6 +143,9 @@ impl Activity for UpdateObject {
             Contribution::Note(note) => {
                 DbArgument::from_json(*note, data).await?;
             }
+            Contribution::Source(source) => {
+                DbSource::from_json(*source, data).await?;
+            }
         }
         if local_consultation {
             publish::contribution_updated(&data.db, data, stored.proposal_id, stored.argument_id)
@@ -200,6 +218,14 @@ impl Activity for DeleteObject {
 }
 
 async fn withdraw(db: &impl ConnectionTrait, stored: &Stored) -> AppResult<()> {
+    if let Some(id) = stored.source_id {
+        if let Some(model) = source::Entity::find_by_id(id).one(db).await? {
+            let mut active: source::ActiveModel = model.into();
+            active.withdrawn = Set(true);
+            active.update(db).await?;
+        }
+        return refresh_tally(db, stored.proposal_id).await;
+    }
     match stored.argument_id {
         Some(id) => {
             if let Some(model) = argument::Entity::find_by_id(id).one(db).await? {

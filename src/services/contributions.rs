@@ -52,7 +52,7 @@ pub struct SourceChanges {
     pub description: Option<String>,
 }
 
-fn checked_url(raw: &str) -> AppResult<String> {
+pub(crate) fn checked_url(raw: &str) -> AppResult<String> {
     let url = Url::parse(raw.trim())
         .map_err(|e| AppError::BadInput(format!("url is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -257,7 +257,7 @@ pub async fn add_source(
     let description = optional_description(new.description.as_deref())?;
     let txn = state.db.begin().await?;
     let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
-    super::proposals::ensure_hosted_here(&consultation)?;
+    let mirrored = consultation.ap_id.is_some();
     let now = Utc::now();
     let model = source::ActiveModel {
         proposal_id: Set(proposal_id),
@@ -267,6 +267,7 @@ pub async fn add_source(
         description: Set(description),
         hidden: Set(false),
         withdrawn: Set(false),
+        origin_state: Set(mirrored.then(|| "pending".to_owned())),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -274,7 +275,20 @@ pub async fn add_source(
     .insert(&txn)
     .await?;
     refresh_tally(&txn, proposal_id).await?;
+    if mirrored {
+        participation::send_source(&txn, state, &model).await?;
+    } else {
+        publish::source_created(&txn, state, &model).await?;
+    }
     txn.commit().await?;
+    if mirrored {
+        let origin = participation::origin_host(&consultation);
+        participation::await_verdict(state, Sent::Source(model.id), &origin).await?;
+    }
+    let model = source::Entity::find_by_id(model.id)
+        .one(&state.db)
+        .await?
+        .unwrap_or(model);
     one_source(state, model).await
 }
 
@@ -346,14 +360,14 @@ pub async fn update_source(
 pub async fn withdraw_source(state: &AppState, actor: &Actor, id: i32) -> AppResult<()> {
     let (model, consultation) = load_source(state, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
-    super::proposals::ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "source")?;
     let proposal_id = model.proposal_id;
     let mut active: source::ActiveModel = model.into();
     active.withdrawn = Set(true);
     let txn = state.db.begin().await?;
-    active.update(&txn).await?;
+    let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
+    publish::source_withdrawn(&txn, state, &model).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -365,13 +379,17 @@ pub async fn set_source_hidden(
     hidden: bool,
 ) -> AppResult<SourceView> {
     actor.ensure_moderator()?;
-    let (model, _) = load_source(state, id, Some(actor)).await?;
+    let (model, consultation) = load_source(state, id, Some(actor)).await?;
     let proposal_id = model.proposal_id;
     let mut active: source::ActiveModel = model.into();
     active.hidden = Set(hidden);
     let txn = state.db.begin().await?;
     let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
+    // Hidden by the origin's moderators: gone from every mirror too.
+    if hidden && consultation.ap_id.is_none() {
+        publish::source_withdrawn(&txn, state, &model).await?;
+    }
     txn.commit().await?;
     one_source(state, model).await
 }

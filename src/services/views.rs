@@ -123,6 +123,10 @@ pub struct SourceView {
     pub author: AuthorView,
     pub created_at: DateTime<Utc>,
     pub hidden: bool,
+    /// The node it came from, when mirrored.
+    pub origin: Option<String>,
+    /// `pending` or `accepted`, for a source posted here on a mirrored consultation.
+    pub origin_state: Option<String>,
 }
 
 impl AppState {
@@ -134,6 +138,9 @@ impl AppState {
     }
     pub fn argument_url(&self, id: i32) -> String {
         format!("{}/arguments/{id}", self.origin)
+    }
+    pub fn source_url(&self, id: i32) -> String {
+        format!("{}/sources/{id}", self.origin)
     }
     pub fn account_url(&self, username: &str) -> String {
         format!("{}/users/{username}", self.origin)
@@ -317,6 +324,8 @@ pub async fn source_views(
             author: author_of(&authors, s.author_id),
             created_at: s.created_at,
             hidden: s.hidden,
+            origin: origin_of(&s.ap_id),
+            origin_state: s.origin_state.clone(),
         })
         .collect())
 }

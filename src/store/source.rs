@@ -14,6 +14,13 @@ pub struct Model {
     pub withdrawn: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Set for sources mirrored from another node.
+    #[sea_orm(unique)]
+    pub ap_id: Option<String>,
+    /// "pending", "accepted" or "rejected" for a source posted here to a consultation hosted
+    /// elsewhere, as for proposals.
+    pub origin_state: Option<String>,
+    pub origin_note: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,233 @@
+//! Sources federate as `Note`s replying to their proposal, marked `isSource`, with the link as
+//! an `attachment` of type `Link`: other software shows an ordinary reply with a link.
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::kinds::object::NoteType;
+use activitypub_federation::protocol::helpers::deserialize_one_or_many;
+use activitypub_federation::traits::Object;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::actors::{DbGroup, DbPerson, clean_name, local_segment};
+use super::objects::DbProposal;
+use super::{AS_PUBLIC, FedData};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::render::html_to_text;
+use crate::services::contributions::checked_url;
+use crate::services::{TITLE_MAX, refresh_tally};
+use crate::store::{account, consultation, proposal, source};
+
+#[derive(Clone, Debug)]
+pub struct DbSource {
+    pub model: source::Model,
+    pub ap_id: Url,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct LinkAttachment {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub href: Url,
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceNote {
+    #[serde(rename = "type")]
+    pub kind: NoteType,
+    pub id: ObjectId<DbSource>,
+    pub attributed_to: ObjectId<DbPerson>,
+    pub in_reply_to: ObjectId<DbProposal>,
+    pub name: String,
+    /// The description, plain text.
+    pub summary: Option<String>,
+    /// For software that ignores `attachment`: the title, the link and the description.
+    pub content: String,
+    pub media_type: Option<String>,
+    pub attachment: Vec<LinkAttachment>,
+    #[serde(deserialize_with = "deserialize_one_or_many", default)]
+    pub to: Vec<Url>,
+    #[serde(deserialize_with = "deserialize_one_or_many", default)]
+    pub cc: Vec<Url>,
+    pub audience: Option<ObjectId<DbGroup>>,
+    pub context: Option<Url>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// Palabre: this reply is a source, not an argument.
+    pub is_source: bool,
+}
+
+fn url(raw: &str) -> AppResult<Url> {
+    Url::parse(raw).map_err(|e| AppError::Internal(anyhow::anyhow!("bad URL {raw}: {e}")))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl DbSource {
+    pub fn new(state: &AppState, model: source::Model) -> AppResult<Self> {
+        let ap_id = match &model.ap_id {
+            Some(id) => url(id)?,
+            None => url(&state.source_url(model.id))?,
+        };
+        Ok(Self { model, ap_id })
+    }
+}
+
+pub fn source_json(
+    state: &AppState,
+    model: &source::Model,
+    author: &account::Model,
+    proposal: &proposal::Model,
+    group: &consultation::Model,
+) -> AppResult<SourceNote> {
+    let id = DbSource::new(state, model.clone())?.ap_id;
+    let group = DbGroup::new(state, group.clone())?;
+    let href = url(&model.url)?;
+    let mut content = format!(
+        "<p>{}: <a href=\"{}\" rel=\"nofollow noopener\">{}</a></p>",
+        escape(&model.title),
+        escape(href.as_str()),
+        escape(href.as_str())
+    );
+    if let Some(description) = &model.description {
+        content.push_str(&format!("<p>{}</p>", escape(description)));
+    }
+    Ok(SourceNote {
+        kind: NoteType::Note,
+        attributed_to: DbPerson::new(state, author.clone())?.ap_id.into(),
+        in_reply_to: DbProposal::new(state, proposal.clone())?.ap_id.into(),
+        name: model.title.clone(),
+        summary: model.description.clone(),
+        content,
+        media_type: Some("text/html".into()),
+        attachment: vec![LinkAttachment {
+            kind: "Link".into(),
+            href,
+            name: Some(model.title.clone()),
+        }],
+        to: vec![group.ap_id.clone(), url(AS_PUBLIC)?],
+        cc: vec![url(&group.followers_url())?],
+        context: Some(url(&format!("{}/context", group.ap_id))?),
+        audience: Some(group.ap_id.into()),
+        published: Some(model.created_at),
+        updated: Some(model.updated_at),
+        is_source: true,
+        id: id.into(),
+    })
+}
+
+#[async_trait::async_trait]
+impl Object for DbSource {
+    type DataType = AppState;
+    type Kind = SourceNote;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.ap_id
+    }
+
+    async fn read_from_id(id: Url, data: &FedData) -> AppResult<Option<Self>> {
+        let found = match local_segment(data, &id, "/sources/") {
+            Some(local) => match local.parse::<i32>() {
+                Ok(pk) => {
+                    source::Entity::find_by_id(pk)
+                        .filter(source::Column::ApId.is_null())
+                        .one(&data.db)
+                        .await?
+                }
+                Err(_) => None,
+            },
+            None => {
+                source::Entity::find()
+                    .filter(source::Column::ApId.eq(id.as_str()))
+                    .one(&data.db)
+                    .await?
+            }
+        };
+        found.map(|m| DbSource::new(data, m)).transpose()
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.model.withdrawn || self.model.hidden
+    }
+
+    async fn into_json(self, data: &FedData) -> AppResult<SourceNote> {
+        let author = account::Entity::find_by_id(self.model.author_id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("author".into()))?;
+        let proposal = proposal::Entity::find_by_id(self.model.proposal_id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+        let group = consultation::Entity::find_by_id(proposal.consultation_id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+        source_json(data, &self.model, &author, &proposal, &group)
+    }
+
+    async fn verify(json: &SourceNote, expected_domain: &Url, _data: &FedData) -> AppResult<()> {
+        super::verify_same_origin(json.id.inner(), expected_domain)?;
+        super::verify_same_origin(json.id.inner(), json.attributed_to.inner())?;
+        let link = json
+            .attachment
+            .iter()
+            .find(|a| a.kind == "Link")
+            .ok_or_else(|| AppError::BadInput("a source needs a Link attachment".into()))?;
+        checked_url(link.href.as_str())?;
+        Ok(())
+    }
+
+    async fn from_json(json: SourceNote, data: &FedData) -> AppResult<Self> {
+        if super::is_local(data, json.id.inner()) {
+            return DbSource::read_from_id(json.id.inner().clone(), data)
+                .await?
+                .ok_or_else(|| AppError::NotFound("no such source here".into()));
+        }
+        let link = json
+            .attachment
+            .iter()
+            .find(|a| a.kind == "Link")
+            .ok_or_else(|| AppError::BadInput("a source needs a Link attachment".into()))?;
+        let link = checked_url(link.href.as_str())?;
+        let proposal = json.in_reply_to.dereference(data).await?;
+        let author = json.attributed_to.dereference(data).await?;
+        let id = json.id.inner().to_string();
+        let existing = source::Entity::find()
+            .filter(source::Column::ApId.eq(id.as_str()))
+            .one(&data.db)
+            .await?;
+        let now = Utc::now();
+        let mut active: source::ActiveModel = match existing {
+            Some(model) => model.into(),
+            None => source::ActiveModel {
+                ap_id: Set(Some(id)),
+                proposal_id: Set(proposal.model.id),
+                author_id: Set(author.model.id),
+                hidden: Set(false),
+                withdrawn: Set(false),
+                created_at: Set(json.published.unwrap_or(now)),
+                ..Default::default()
+            },
+        };
+        active.title = Set(clean_name(&json.name, TITLE_MAX));
+        active.url = Set(link);
+        active.description = Set(json
+            .summary
+            .map(|d| html_to_text(&d).chars().take(2000).collect::<String>())
+            .filter(|d| !d.trim().is_empty()));
+        active.updated_at = Set(json.updated.unwrap_or(now));
+        let model = active.save(&data.db).await?.try_into_model()?;
+        refresh_tally(&data.db, proposal.model.id).await?;
+        DbSource::new(data, model)
+    }
+}
