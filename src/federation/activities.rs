@@ -421,6 +421,9 @@ impl Activity for InboxActivity {
     }
 
     async fn verify(&self, data: &Data<AppState>) -> AppResult<()> {
+        // The library compares host names only; an activity must come from its actor's own
+        // server, port included.
+        super::verify_same_origin(Activity::id(self), Activity::actor(self))?;
         match self {
             InboxActivity::Follow(a) => a.verify(data).await,
             InboxActivity::Accept(a) => a.verify(data).await,

@@ -48,6 +48,15 @@ async fn isolated_database_url(dir: &std::path::Path) -> String {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A node that federates with other test nodes on loopback (`allow_local`).
+    pub async fn spawn_federating() -> Self {
+        Self::spawn_with(|settings| settings.federation.allow_local = true).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
         palabre::install_crypto_provider();
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -56,6 +65,7 @@ impl TestApp {
         settings.server.public_url = format!("http://localhost:{port}").parse().expect("url");
         settings.database.url = isolated_database_url(dir.path()).await;
         settings.database.max_connections = 5;
+        configure(&mut settings);
         let state = AppState::new(settings).await.expect("app state");
         tokio::spawn(serve_on(listener, state.clone()));
         let client = reqwest::Client::builder()

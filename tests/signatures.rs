@@ -1,0 +1,108 @@
+//! The inbox trusts nothing that is not signed by the actor it claims to come from, and
+//! receiving the same activity twice has no second effect. Two real apps on loopback: one
+//! hosts a consultation, the other's account follows it with hand-made signed requests.
+mod common;
+
+use activitypub_federation::config::FederationConfig;
+use activitypub_federation::traits::Actor;
+use bytes::Bytes;
+use common::TestApp;
+use palabre::domain::Role;
+use palabre::federation::actors::{DbPerson, InstanceActor};
+use palabre::federation::keys;
+use palabre::services::accounts;
+use palabre::store::{delivery, follow, received_activity};
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+
+/// Sends `activity` to `inbox`, signed with `signer`'s key (whatever the activity claims).
+async fn send_signed<A: Actor>(
+    app: &TestApp,
+    signer: &A,
+    inbox: &str,
+    signed_body: &Value,
+    sent_body: Option<&Value>,
+) -> StatusCode {
+    let config = FederationConfig::builder()
+        .domain(app.state.settings.domain())
+        .app_data(app.state.clone())
+        .debug(true)
+        .signed_fetch_actor(signer)
+        .build()
+        .await
+        .unwrap();
+    let data = config.to_request_data();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+    let request = client
+        .post(inbox)
+        .header("content-type", "application/activity+json");
+    let body = Bytes::from(serde_json::to_vec(signed_body).unwrap());
+    let mut signed = data.sign_request(request, body).await.unwrap();
+    if let Some(other) = sent_body {
+        // The body changed after signing: its digest no longer matches.
+        *signed.body_mut() = Some(serde_json::to_vec(other).unwrap().into());
+    }
+    reqwest::Client::new().execute(signed).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn only_the_actor_s_own_signature_is_accepted_and_duplicates_change_nothing() {
+    let origin = TestApp::spawn_federating().await;
+    let remote = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    remote.create_user("claire", Role::Member, None).await;
+    let claire = accounts::find_by_username(&remote.state.db, "claire").await.unwrap();
+    let claire = keys::ensure_account_keys(&remote.state, claire).await.unwrap();
+    let claire = DbPerson::new(&remote.state, claire).unwrap();
+    let group = format!("{}/consultations/budget", origin.url);
+    let inbox = format!("{}/inbox", origin.url);
+    let follow_activity = |n: u32| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "type": "Follow",
+            "id": format!("{}/activities/follow/test-{n}", remote.url),
+            "actor": claire.ap_id,
+            "object": group,
+        })
+    };
+    let follows = || async {
+        follow::Entity::find().count(&origin.state.db).await.unwrap()
+    };
+    let accepts = || async {
+        delivery::Entity::find()
+            .filter(delivery::Column::ActivityId.contains("/activities/accept/"))
+            .count(&origin.state.db)
+            .await
+            .unwrap()
+    };
+
+    // Signed by the remote node's instance actor, but claiming to be claire: refused.
+    let instance: InstanceActor = keys::instance_actor(&remote.state).await.unwrap();
+    let status = send_signed(&remote, &instance, &inbox, &follow_activity(1), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Signed by claire, but the body was changed after signing: refused.
+    let mut tampered = follow_activity(2);
+    tampered["id"] = json!(format!("{}/activities/follow/tampered", remote.url));
+    let status = send_signed(&remote, &claire, &inbox, &follow_activity(2), Some(&tampered)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(follows().await, 0, "nothing stored from refused requests");
+    assert_eq!(accepts().await, 0);
+
+    // Claire's own signature: accepted, once, however often it is delivered.
+    for _ in 0..3 {
+        let status = send_signed(&remote, &claire, &inbox, &follow_activity(3), None).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    assert_eq!(follows().await, 1);
+    assert_eq!(accepts().await, 1, "one Accept, not one per delivery");
+    assert_eq!(received_activity::Entity::find().count(&origin.state.db).await.unwrap(), 1);
+
+    // An activity for an actor on another server than its id claims is refused too.
+    let mut foreign = follow_activity(4);
+    foreign["id"] = json!("http://localhost:1/activities/follow/elsewhere");
+    let status = send_signed(&remote, &claire, &inbox, &foreign, None).await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(follows().await, 1);
+}
