@@ -154,6 +154,40 @@ impl Node {
         bail!("node {} did not answer in time: {}", self.name, self.log())
     }
 
+    /// A second `palabre serve` process of the same node: same database and public URL, its
+    /// own listening port (as behind a load balancer) and its own delivery worker.
+    pub async fn start_replica(&self) -> anyhow::Result<Replica> {
+        let port = free_port()?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("replica.log"))?;
+        let process = self
+            .command(&["serve"])?
+            .env("PALABRE_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start the replica")?;
+        let replica = Replica {
+            url: format!("http://localhost:{port}"),
+            process,
+        };
+        let client = client();
+        for _ in 0..200 {
+            if let Ok(response) = client
+                .get(format!("{}/api/v1/consultations", replica.url))
+                .send()
+                .await
+                && response.status().is_success()
+            {
+                return Ok(replica);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("the replica of {} did not answer", self.name)
+    }
+
     /// SIGKILL: no shutdown, no flushing, exactly like a crash.
     pub fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {
@@ -211,6 +245,20 @@ impl Node {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("node.log")).unwrap_or_default()
+    }
+}
+
+/// A second process serving the same node; killed when dropped.
+pub struct Replica {
+    /// Where this process listens (the node's public URL stays the first process's).
+    pub url: String,
+    process: Child,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
     }
 }
 

@@ -137,3 +137,101 @@ async fn a_node_killed_with_pending_deliveries_delivers_everything_after_restart
             .join("\n")
     );
 }
+
+#[tokio::test]
+async fn two_processes_sharing_one_database_deliver_each_activity_once() {
+    let origin = Node::start("Origine").await.expect("origin starts");
+    let replica = origin.start_replica().await.expect("replica starts");
+    let follower = Node::start("Abonne").await.expect("follower starts");
+    let http = client();
+    origin.create_user("orga", PASSWORD, true).unwrap();
+    follower.create_user("lea", PASSWORD, false).unwrap();
+    let orga = token(&http, &origin, "orga").await;
+    let now = chrono::Utc::now();
+    let response = http
+        .post(format!("{}/api/v1/consultations", origin.url))
+        .bearer_auth(&orga)
+        .json(&json!({"slug": "voirie", "title": "Voirie", "body": "…",
+                      "opens_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+                      "closes_at": (now + chrono::Duration::days(7)).to_rfc3339()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let lea = token(&http, &follower, "lea").await;
+    let handle = format!("voirie@{}", origin.host());
+    let response = http
+        .post(format!("{}/api/v1/follows", follower.url))
+        .bearer_auth(&lea)
+        .json(&json!({"target": handle}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    for _ in 0..100 {
+        let follows: Value = http
+            .get(format!("{}/api/v1/follows", follower.url))
+            .bearer_auth(&lea)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if follows[0]["state"] == "accepted" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Posts go through both processes, as a load balancer would spread them.
+    const POSTED: usize = 16;
+    for i in 0..POSTED {
+        let base = if i % 2 == 0 {
+            &origin.url
+        } else {
+            &replica.url
+        };
+        let response = http
+            .post(format!("{base}/api/v1/consultations/voirie/proposals"))
+            .bearer_auth(&orga)
+            .json(&json!({"title": format!("Rue {i}"), "body": "À refaire."}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let mut count = 0;
+    for _ in 0..200 {
+        let page: Value = http
+            .get(format!(
+                "{}/api/v1/consultations/{handle}/proposals?limit=100",
+                follower.url
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        count = page["items"].as_array().unwrap().len();
+        if count == POSTED {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count, POSTED);
+    // Each Announce reached the follower's inbox exactly once, whichever process sent it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = follower.log();
+    let mut received: Vec<&str> = log
+        .lines()
+        .filter_map(|line| line.split("Receiving activity ").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap_or_default())
+        .filter(|id| id.contains("/activities/announce/"))
+        .collect();
+    let total = received.len();
+    received.sort();
+    received.dedup();
+    assert_eq!(received.len(), POSTED, "one Announce per proposal");
+    assert_eq!(total, POSTED, "no Announce was delivered twice");
+}
