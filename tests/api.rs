@@ -1051,3 +1051,73 @@ async fn the_openapi_document_describes_the_routes() {
     }
     assert!(doc["components"]["schemas"]["ProposalDetail"].is_object());
 }
+
+#[tokio::test]
+async fn reports_reach_the_moderation_queue() {
+    let d = debate().await;
+    d.app.create_user("modo", Role::Moderator, None).await;
+    let modo = d.app.token("modo").await;
+    let proposal = d.propose(&d.alice, "Cible d'un signalement").await;
+    let argument = d
+        .argue(
+            &d.alice,
+            proposal["id"].as_i64().unwrap(),
+            "for",
+            "Propos déplacés",
+        )
+        .await;
+    let (status, body) = d
+        .app
+        .api(
+            POST,
+            "/api/v1/reports",
+            Some(&d.bob),
+            Some(json!({"kind": "argument", "id": argument["id"], "reason": "Injurieux"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = d
+        .app
+        .api(
+            POST,
+            "/api/v1/reports",
+            Some(&d.bob),
+            Some(json!({"kind": "argument", "id": 999999, "reason": "?"})),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = d
+        .app
+        .api(
+            POST,
+            "/api/v1/reports",
+            Some(&d.bob),
+            Some(json!({"kind": "proposal", "id": proposal["id"], "reason": " "})),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+    let (status, body) = d
+        .app
+        .api(
+            POST,
+            "/api/v1/reports",
+            None,
+            Some(json!({"kind": "proposal", "id": proposal["id"], "reason": "x"})),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    let (status, body) = d
+        .app
+        .api(GET, "/api/v1/reports", Some(&d.alice), None)
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, queue) = d.app.api(GET, "/api/v1/reports", Some(&modo), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let queue = queue.as_array().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0]["reporter"], "bob");
+    assert_eq!(queue[0]["reason"], "Injurieux");
+    assert_eq!(queue[0]["object"], argument["url"]);
+    assert_eq!(queue[0]["forwarded"], false);
+}

@@ -43,7 +43,11 @@ async fn send_signed<A: Actor>(
         // The body changed after signing: its digest no longer matches.
         *signed.body_mut() = Some(serde_json::to_vec(other).unwrap().into());
     }
-    reqwest::Client::new().execute(signed).await.unwrap().status()
+    reqwest::Client::new()
+        .execute(signed)
+        .await
+        .unwrap()
+        .status()
 }
 
 #[tokio::test]
@@ -53,8 +57,12 @@ async fn only_the_actor_s_own_signature_is_accepted_and_duplicates_change_nothin
     let admin = origin.user_token("orga", Role::Admin).await;
     origin.consultation(&admin, "budget", 30).await;
     remote.create_user("claire", Role::Member, None).await;
-    let claire = accounts::find_by_username(&remote.state.db, "claire").await.unwrap();
-    let claire = keys::ensure_account_keys(&remote.state, claire).await.unwrap();
+    let claire = accounts::find_by_username(&remote.state.db, "claire")
+        .await
+        .unwrap();
+    let claire = keys::ensure_account_keys(&remote.state, claire)
+        .await
+        .unwrap();
     let claire = DbPerson::new(&remote.state, claire).unwrap();
     let group = format!("{}/consultations/budget", origin.url);
     let inbox = format!("{}/inbox", origin.url);
@@ -68,7 +76,10 @@ async fn only_the_actor_s_own_signature_is_accepted_and_duplicates_change_nothin
         })
     };
     let follows = || async {
-        follow::Entity::find().count(&origin.state.db).await.unwrap()
+        follow::Entity::find()
+            .count(&origin.state.db)
+            .await
+            .unwrap()
     };
     let accepts = || async {
         delivery::Entity::find()
@@ -85,7 +96,14 @@ async fn only_the_actor_s_own_signature_is_accepted_and_duplicates_change_nothin
     // Signed by claire, but the body was changed after signing: refused.
     let mut tampered = follow_activity(2);
     tampered["id"] = json!(format!("{}/activities/follow/tampered", remote.url));
-    let status = send_signed(&remote, &claire, &inbox, &follow_activity(2), Some(&tampered)).await;
+    let status = send_signed(
+        &remote,
+        &claire,
+        &inbox,
+        &follow_activity(2),
+        Some(&tampered),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(follows().await, 0, "nothing stored from refused requests");
     assert_eq!(accepts().await, 0);
@@ -97,7 +115,13 @@ async fn only_the_actor_s_own_signature_is_accepted_and_duplicates_change_nothin
     }
     assert_eq!(follows().await, 1);
     assert_eq!(accepts().await, 1, "one Accept, not one per delivery");
-    assert_eq!(received_activity::Entity::find().count(&origin.state.db).await.unwrap(), 1);
+    assert_eq!(
+        received_activity::Entity::find()
+            .count(&origin.state.db)
+            .await
+            .unwrap(),
+        1
+    );
 
     // An activity for an actor on another server than its id claims is refused too.
     let mut foreign = follow_activity(4);

@@ -832,3 +832,383 @@ async fn unknown_pages_get_an_html_404_and_unknown_api_routes_json() {
     assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not_found");
 }
+
+// ---- following consultations of other nodes ----
+//
+// A second node cannot be started from here (see `federation-tests/`): these tests cover the
+// forms, their refusals and how mirrored content is shown, with mirrors written straight into
+// the database the way `federation::follows` and the inbox store them.
+
+const ORIGIN: &str = "https://ville.example";
+
+/// The page with apostrophes as typed: the templates escape them (`&#39;` or `&#x27;`).
+fn readable(html: &str) -> String {
+    html.replace("&#x27;", "'").replace("&#39;", "'")
+}
+
+/// Makes `slug` (with its proposals and arguments) look like a consultation mirrored from
+/// `ville.example`: slug `name@host`, `ap_id` on the consultation and on the given
+/// contributions, `origin_state` "pending" on those posted here and not yet confirmed.
+async fn make_mirror(
+    app: &TestApp,
+    slug: &str,
+    from_origin: &[i64],
+    pending: &[i64],
+    arguments_from_origin: &[i64],
+    arguments_pending: &[i64],
+) -> String {
+    use palabre::store::{argument, consultation, proposal};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+
+    let db = &app.state.db;
+    let model = consultation::Entity::find()
+        .filter(consultation::Column::Slug.eq(slug))
+        .one(db)
+        .await
+        .expect("find consultation")
+        .expect("consultation");
+    let mirrored = format!("{slug}@ville.example");
+    let mut active = model.into_active_model();
+    active.slug = Set(mirrored.clone());
+    active.ap_id = Set(Some(format!("{ORIGIN}/consultations/{slug}")));
+    active.inbox = Set(Some(format!("{ORIGIN}/consultations/{slug}/inbox")));
+    active.update(db).await.expect("mirror consultation");
+    for (ids, remote) in [(from_origin, true), (pending, false)] {
+        for id in ids {
+            let id = i32::try_from(*id).expect("id");
+            let model = proposal::Entity::find_by_id(id)
+                .one(db)
+                .await
+                .expect("find proposal")
+                .expect("proposal");
+            let mut active = model.into_active_model();
+            if remote {
+                active.ap_id = Set(Some(format!("{ORIGIN}/ap/proposals/{id}")));
+            } else {
+                active.origin_state = Set(Some("pending".into()));
+            }
+            active.update(db).await.expect("mirror proposal");
+        }
+    }
+    for (ids, remote) in [(arguments_from_origin, true), (arguments_pending, false)] {
+        for id in ids {
+            let id = i32::try_from(*id).expect("id");
+            let model = argument::Entity::find_by_id(id)
+                .one(db)
+                .await
+                .expect("find argument")
+                .expect("argument");
+            let mut active = model.into_active_model();
+            if remote {
+                active.ap_id = Set(Some(format!("{ORIGIN}/ap/arguments/{id}")));
+            } else {
+                active.origin_state = Set(Some("pending".into()));
+            }
+            active.update(db).await.expect("mirror argument");
+        }
+    }
+    mirrored
+}
+
+async fn post_json(app: &TestApp, token: &str, path: &str, body: Value) -> i64 {
+    let (status, created) = app.api(Method::POST, path, Some(token), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["id"].as_i64().expect("id")
+}
+
+#[tokio::test]
+async fn the_follow_form_is_for_signed_in_people_and_a_malformed_target_gets_a_400() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("jeanne", Role::Member).await;
+    let client = browser();
+
+    let (status, home) = page(&client, &format!("{}/", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    let home = readable(&home);
+    assert!(
+        !home.contains("id=\"follow-form\"") && !home.contains("action=\"/follows"),
+        "no follow form for visitors"
+    );
+    assert!(!home.contains("Suivre une consultation d'un autre nœud"));
+
+    let csrf = sign_in(&app, &client, "jeanne").await;
+    let (_, home) = page(&client, &format!("{}/", app.url)).await;
+    let home = readable(&home);
+    assert!(
+        home.contains("Suivre une consultation d'un autre nœud"),
+        "{home}"
+    );
+    assert!(home.contains("id=\"follow-form\"") && home.contains("name=\"target\""));
+    assert!(home.contains("<label for=\"follow-target\">"));
+    assert!(home.contains("placeholder=\"consultation@ville.example\""));
+    assert!(home.contains("Vous ne suivez aucune consultation d'un autre nœud"));
+
+    let response = post_form(
+        &client,
+        &format!("{}/follows", app.url),
+        &[("csrf", &csrf), ("target", "pas-un-handle")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/html")
+    );
+    let body = response.text().await.expect("body");
+    assert!(body.contains("role=\"alert\""), "{body}");
+    assert!(
+        body.contains("Saisie invalide.") && body.contains("nom@hôte"),
+        "{body}"
+    );
+    assert!(
+        body.contains("value=\"pas-un-handle\"") && body.contains("aria-invalid=\"true\""),
+        "what was typed is given back"
+    );
+    assert!(
+        body.contains("Consultations ouvertes"),
+        "the home page again"
+    );
+
+    let response = client
+        .post(format!("{}/follows", app.url))
+        .header(ACCEPT_LANGUAGE, "en")
+        .form(&[("csrf", csrf.as_str()), ("target", "@nobody")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains("Invalid input.") && body.contains("name@host"),
+        "{body}"
+    );
+
+    let (status, follows) = app
+        .api(Method::GET, "/api/v1/follows", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(follows, json!([]));
+}
+
+#[tokio::test]
+async fn a_follow_or_unfollow_without_the_csrf_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("karim", Role::Member).await;
+    let client = browser();
+    sign_in(&app, &client, "karim").await;
+
+    let response = post_form(
+        &client,
+        &format!("{}/follows", app.url),
+        &[("target", "budget@ville.example")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("Le formulaire a expiré")
+    );
+    let response = post_form(&client, &format!("{}/follows/1/delete", app.url), &[]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let (_, follows) = app
+        .api(Method::GET, "/api/v1/follows", Some(&token), None)
+        .await;
+    assert_eq!(follows, json!([]));
+}
+
+#[tokio::test]
+async fn follows_are_listed_on_the_home_page_and_can_be_stopped() {
+    use palabre::store::{account, follow};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+    let app = TestApp::spawn().await;
+    let admin = app.user_token("budget-admin", Role::Admin).await;
+    app.consultation(&admin, "budget", 30).await;
+    let mirrored = make_mirror(&app, "budget", &[], &[], &[], &[]).await;
+    let token = app.user_token("lea", Role::Member).await;
+    let lea = account::Entity::find()
+        .filter(account::Column::Username.eq("lea"))
+        .one(&app.state.db)
+        .await
+        .expect("find")
+        .expect("lea");
+    let consultation = palabre::store::consultation::Entity::find()
+        .filter(palabre::store::consultation::Column::Slug.eq(&mirrored))
+        .one(&app.state.db)
+        .await
+        .expect("find")
+        .expect("mirror");
+    let row = follow::ActiveModel {
+        follower_id: Set(lea.id),
+        consultation_id: Set(consultation.id),
+        activity_id: Set(format!("{}/activities/follow/test", app.url)),
+        state: Set("pending".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.state.db)
+    .await
+    .expect("follow");
+
+    let client = browser();
+    let csrf = sign_in(&app, &client, "lea").await;
+    let (_, home) = page(&client, &format!("{}/", app.url)).await;
+    assert!(
+        home.contains("href=\"/consultations/budget@ville.example\">Consultation budget</a>"),
+        "{home}"
+    );
+    assert!(home.contains("en attente") && home.contains("follow-pending"));
+    assert!(home.contains(&format!("action=\"/follows/{}/delete#follows\"", row.id)));
+
+    // Someone else's follow is not theirs to stop.
+    app.create_user("marc", Role::Member, None).await;
+    let other = browser();
+    let other_csrf = sign_in(&app, &other, "marc").await;
+    let response = post_form(
+        &other,
+        &format!("{}/follows/{}/delete", app.url, row.id),
+        &[("csrf", &other_csrf)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("role=\"alert\"")
+    );
+
+    let response = post_form(
+        &client,
+        &format!("{}/follows/{}/delete", app.url, row.id),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/");
+    let (_, follows) = app
+        .api(Method::GET, "/api/v1/follows", Some(&token), None)
+        .await;
+    assert_eq!(follows, json!([]));
+    let (_, home) = page(&client, &format!("{}/", app.url)).await;
+    assert!(readable(&home).contains("Vous ne suivez aucune consultation d'un autre nœud"));
+}
+
+#[tokio::test]
+async fn mirrored_content_says_where_it_came_from_and_has_no_organiser_controls() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_token("budget-admin", Role::Admin).await;
+    app.consultation(&admin, "budget", 30).await;
+    let author = app.user_token("noe", Role::Member).await;
+    let proposals = "/api/v1/consultations/budget/proposals";
+    let remote = post_json(
+        &app,
+        &author,
+        proposals,
+        json!({"title": "Venue d'ailleurs", "body": "Texte."}),
+    )
+    .await;
+    let pending = post_json(
+        &app,
+        &author,
+        proposals,
+        json!({"title": "Postée ici", "body": "Texte."}),
+    )
+    .await;
+    let remote_argument = post_json(
+        &app,
+        &author,
+        &format!("/api/v1/proposals/{remote}/arguments"),
+        json!({"stance": "for", "body": "Argument venu d'ailleurs."}),
+    )
+    .await;
+    let pending_argument = post_json(
+        &app,
+        &author,
+        &format!("/api/v1/proposals/{remote}/arguments"),
+        json!({"stance": "against", "body": "Argument posté ici."}),
+    )
+    .await;
+    let slug = make_mirror(
+        &app,
+        "budget",
+        &[remote],
+        &[pending],
+        &[remote_argument],
+        &[pending_argument],
+    )
+    .await;
+
+    app.create_user("orga", Role::Admin, None).await;
+    let client = browser();
+    sign_in(&app, &client, "orga").await;
+
+    let (_, home) = page(&client, &format!("{}/", app.url)).await;
+    assert!(
+        home.contains("<p class=\"origin\">hébergée sur ville.example</p>"),
+        "{home}"
+    );
+
+    let (status, html) = page(&client, &format!("{}/consultations/{slug}", app.url)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("hébergée sur ville.example"), "{html}");
+    let html = readable(&html);
+    assert!(
+        html.contains(&format!(
+            "<a href=\"{ORIGIN}/consultations/budget\" rel=\"nofollow noopener\">Voir sur son nœud d'origine</a>"
+        )),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Modifier la consultation") && !html.contains("/edit\""),
+        "no edit link on a mirror"
+    );
+    assert!(html.contains("<span class=\"origin\">depuis ville.example</span>"));
+    assert!(html.contains("en attente de validation par le nœud d'origine"));
+    let (status, _) = page(&client, &format!("{}/consultations/{slug}/edit", app.url)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (_, html) = page(&client, &format!("{}/proposals/{remote}", app.url)).await;
+    assert!(html.contains("href=\"/consultations/budget@ville.example\""));
+    assert!(html.contains("depuis ville.example"));
+    assert!(
+        !html.contains("id=\"answer-form\""),
+        "no official answer form on a mirror"
+    );
+    assert_eq!(
+        html.matches("depuis ville.example").count(),
+        2,
+        "proposal and argument"
+    );
+    assert_eq!(
+        html.matches("class=\"origin origin-pending\"").count(),
+        1,
+        "the argument posted here"
+    );
+    let (_, html) = page(&client, &format!("{}/proposals/{pending}", app.url)).await;
+    assert!(html.contains("class=\"origin origin-pending\""));
+    assert!(!html.contains("depuis ville.example"));
+
+    let response = client
+        .get(format!("{}/proposals/{remote}", app.url))
+        .header(ACCEPT_LANGUAGE, "en")
+        .send()
+        .await
+        .expect("english");
+    let english = readable(&response.text().await.expect("body"));
+    assert!(english.contains("from ville.example"));
+    assert!(english.contains("awaiting its home node's confirmation"));
+
+    // Local consultations keep their controls and have no origin label.
+    app.consultation(&admin, "local", 30).await;
+    let (_, html) = page(&client, &format!("{}/consultations/local", app.url)).await;
+    assert!(html.contains("href=\"/consultations/local/edit\""));
+    assert!(!html.contains("class=\"origin\""));
+}

@@ -416,6 +416,33 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         .await;
     }
 
+    // A report made on Brest about the ministry's proposal reaches the ministry's moderators.
+    let (status, report) = post(&http, format!("{}/api/v1/reports", brest.url), &claire,
+        json!({"kind": "argument", "id": mirrored_argument_id(&http, &brest, &handle).await, "reason": "Hors sujet"})).await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["forwarded"], true);
+    let queue = eventually("the report in the ministry's moderation queue", || async {
+        let queue: Value = http
+            .get(format!("{}/api/v1/reports", ministry.url))
+            .bearer_auth(&orga)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (queue.as_array()?.len() == 1).then_some(queue)
+    })
+    .await;
+    assert_eq!(queue[0]["reporter"], format!("claire@{}", brest.host()));
+    assert_eq!(queue[0]["reason"], "Hors sujet");
+    assert!(
+        queue[0]["object"]
+            .as_str()
+            .unwrap()
+            .starts_with(&ministry.url)
+    );
+
     // Votes from three nodes go to the ministry only; everyone converges on its tallies.
     let mut ids = Vec::new();
     for node in [&ministry, &brest, &rennes] {
@@ -695,4 +722,25 @@ async fn a_new_follower_gets_the_existing_debate_and_badges_only_from_trusted_no
             );
         }
     }
+}
+
+/// The id, on `node`, of the first argument of the first proposal of a mirrored consultation.
+async fn mirrored_argument_id(http: &reqwest::Client, node: &Node, handle: &str) -> Value {
+    let page = get(
+        http,
+        format!(
+            "{}/api/v1/consultations/{handle}/proposals?sort=arguments",
+            node.url
+        ),
+    )
+    .await;
+    let detail = get(
+        http,
+        format!("{}/api/v1/proposals/{}", node.url, page["items"][0]["id"]),
+    )
+    .await;
+    let argument = detail["arguments_for"]
+        .get(0)
+        .or_else(|| detail["arguments_against"].get(0));
+    argument.expect("an argument")["id"].clone()
 }

@@ -96,6 +96,18 @@ enum Deliveries {
 }
 
 #[derive(DeriveIden)]
+enum Reports {
+    Table,
+    Id,
+    ReporterId,
+    ObjectUrl,
+    ConsultationId,
+    Reason,
+    Forwarded,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
 enum ReceivedActivities {
     Table,
     ApId,
@@ -270,6 +282,33 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
+        // The moderation queue: reports made here, and reports (Flag) received from other
+        // nodes about content of consultations hosted here.
+        m.create_table(
+            Table::create()
+                .table(Reports::Table)
+                .col(pk_auto(Reports::Id))
+                .col(integer(Reports::ReporterId))
+                .col(text(Reports::ObjectUrl))
+                .col(integer(Reports::ConsultationId))
+                .col(text(Reports::Reason))
+                .col(boolean(Reports::Forwarded).default(false))
+                .col(timestamp_with_time_zone(Reports::CreatedAt))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(Reports::Table, Reports::ReporterId)
+                        .to(Accounts::Table, Accounts::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(Reports::Table, Reports::ConsultationId)
+                        .to(Consultations::Table, Consultations::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .take(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(ReceivedActivities::Table)
@@ -284,6 +323,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             ReceivedActivities::Table.into_iden(),
+            Reports::Table.into_iden(),
             Deliveries::Table.into_iden(),
             Follows::Table.into_iden(),
             InstanceActor::Table.into_iden(),

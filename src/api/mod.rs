@@ -6,6 +6,7 @@ mod contributions;
 mod extract;
 mod follows;
 mod proposals;
+mod reports;
 
 use axum::Json;
 use axum::Router;
@@ -58,6 +59,8 @@ pub use extract::{ApiJson, ApiUser, MaybeApiUser};
         follows::create,
         follows::list,
         follows::delete,
+        reports::create,
+        reports::list,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth)
@@ -145,6 +148,7 @@ pub fn router() -> Router<AppState> {
             put(contributions::set_source_hidden),
         )
         .route("/api/v1/follows", post(follows::create).get(follows::list))
+        .route("/api/v1/reports", post(reports::create).get(reports::list))
         .route(
             "/api/v1/follows/{id}",
             axum::routing::delete(follows::delete),

@@ -17,6 +17,7 @@ use url::Url;
 use super::actors::{DbGroup, DbPerson};
 use super::objects::{DbArgument, DbProposal, Note, Page};
 use super::participation::{Reject, UpdateGroup};
+use super::reports::Flag;
 use super::sources::{DbSource, SourceNote};
 use super::updates::{DeleteObject, UpdateObject};
 use super::votes::{UndoVote, VoteActivity};
@@ -373,6 +374,7 @@ pub enum InboxActivity {
     Delete(DeleteObject),
     Vote(VoteActivity),
     UndoVote(UndoVote),
+    Flag(Flag),
 }
 
 impl InboxActivity {
@@ -389,6 +391,7 @@ impl InboxActivity {
             InboxActivity::Delete(a) => a,
             InboxActivity::Vote(a) => a,
             InboxActivity::UndoVote(a) => a,
+            InboxActivity::Flag(a) => a,
         }
     }
 }
@@ -436,6 +439,7 @@ impl Activity for InboxActivity {
             InboxActivity::Delete(a) => a.verify(data).await,
             InboxActivity::Vote(a) => a.verify(data).await,
             InboxActivity::UndoVote(a) => a.verify(data).await,
+            InboxActivity::Flag(a) => a.verify(data).await,
         }
     }
 
@@ -461,6 +465,7 @@ impl Activity for InboxActivity {
             InboxActivity::Delete(a) => a.receive(data).await?,
             InboxActivity::Vote(a) => a.receive(data).await?,
             InboxActivity::UndoVote(a) => a.receive(data).await?,
+            InboxActivity::Flag(a) => a.receive(data).await?,
         }
         // A concurrent duplicate may have been recorded meanwhile: that is fine.
         let _ = received_activity::ActiveModel {

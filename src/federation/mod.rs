@@ -9,6 +9,7 @@ pub mod keys;
 pub mod objects;
 pub mod participation;
 pub mod publish;
+pub mod reports;
 pub mod routes;
 pub mod sources;
 pub mod updates;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod consultations;
 pub mod contributions;
 pub mod proposals;
+pub mod reports;
 pub mod views;
 pub mod votes;
 

@@ -9,6 +9,7 @@ pub mod handle;
 pub mod instance_actor;
 pub mod proposal;
 pub mod received_activity;
+pub mod report;
 pub mod session;
 pub mod source;
 pub mod vote;

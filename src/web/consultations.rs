@@ -6,11 +6,12 @@ use axum::response::Response;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
-use super::error::{WebError, WebPath, WebQuery, render, render_status, see_other};
-use super::session::{CsrfForm, Ctx, encode};
+use super::error::{WebError, WebPath, WebQuery, render_status, see_other};
+use super::session::{CsrfForm, Ctx, consultation_path, encode};
 use crate::app::AppState;
 use crate::domain::{ConsultationState, ProposalState};
 use crate::error::AppError;
+use crate::federation::follows::{self, FollowView};
 use crate::services::consultations::{self, ConsultationChanges, NewConsultation};
 use crate::services::proposals::{
     self, NewProposal, ProposalListQuery, ProposalPage, ProposalSort,
@@ -44,10 +45,73 @@ struct HomePage<'a> {
     ctx: &'a Ctx,
     description: &'a str,
     sections: Vec<(&'static str, &'static str, Vec<ConsultationView>)>,
+    /// The signed-in person's follows of other nodes' consultations; `None` for visitors.
+    follows: Option<Vec<FollowRow>>,
+    follow_alert: Option<Alert>,
+    /// What was typed in the follow form, given back when it failed.
+    target: String,
 }
 
-pub async fn home(ctx: Ctx, State(state): State<AppState>) -> Result<Response, WebError> {
-    let all = consultations::list(&state, None).await?;
+pub struct FollowRow {
+    pub id: i32,
+    pub href: String,
+    pub title: String,
+    pub handle: String,
+    pub state: String,
+    /// For the stylesheet only: a known state or `other`.
+    pub state_class: &'static str,
+}
+
+/// An alert box with a heading, for failures whose cause the person may act on.
+pub struct Alert {
+    pub title: &'static str,
+    pub detail: String,
+    pub hint: Option<&'static str>,
+}
+
+impl Alert {
+    pub fn of(ctx: &Ctx, err: &AppError) -> Self {
+        let t = ctx.t;
+        let message = err.to_string();
+        Alert {
+            title: t.error_title(err.code(), &message),
+            detail: t.error_detail(&message),
+            hint: (err.code() == "bad_gateway").then_some(t.error_remote_hint),
+        }
+    }
+}
+
+fn follow_row(ctx: &Ctx, all: &[ConsultationView], follow: &FollowView) -> FollowRow {
+    let title = all
+        .iter()
+        .find(|c| c.slug == follow.consultation)
+        .map_or_else(|| follow.consultation.clone(), |c| c.title.clone());
+    FollowRow {
+        id: follow.id,
+        href: consultation_path(&follow.consultation),
+        title,
+        handle: follow.consultation.clone(),
+        state: ctx.t.follow_state_label(&follow.state),
+        state_class: match follow.state.as_str() {
+            "pending" => "pending",
+            "accepted" => "accepted",
+            _ => "other",
+        },
+    }
+}
+
+/// A failed form of the home page: the error and what was typed.
+pub struct HomeFailure {
+    pub err: AppError,
+    pub target: String,
+}
+
+pub async fn home_response(
+    state: &AppState,
+    ctx: &Ctx,
+    failure: Option<HomeFailure>,
+) -> Result<Response, WebError> {
+    let all = consultations::list(state, None).await?;
     let t = ctx.t;
     let of = |wanted: ConsultationState| -> Vec<ConsultationView> {
         all.iter().filter(|c| c.state == wanted).cloned().collect()
@@ -65,11 +129,35 @@ pub async fn home(ctx: Ctx, State(state): State<AppState>) -> Result<Response, W
             of(ConsultationState::Closed),
         ),
     ];
-    render(&HomePage {
-        ctx: &ctx,
-        description: &state.settings.instance.description,
-        sections,
-    })
+    let follows = match ctx.actor() {
+        Some(actor) => Some(
+            follows::list(state, actor)
+                .await?
+                .iter()
+                .map(|f| follow_row(ctx, &all, f))
+                .collect(),
+        ),
+        None => None,
+    };
+    let (status, follow_alert, target) = match failure {
+        Some(HomeFailure { err, target }) => (err.status(), Some(Alert::of(ctx, &err)), target),
+        None => (StatusCode::OK, None, String::new()),
+    };
+    render_status(
+        status,
+        &HomePage {
+            ctx,
+            description: &state.settings.instance.description,
+            sections,
+            follows,
+            follow_alert,
+            target,
+        },
+    )
+}
+
+pub async fn home(ctx: Ctx, State(state): State<AppState>) -> Result<Response, WebError> {
+    home_response(&state, &ctx, None).await
 }
 
 // ---- one consultation ----
@@ -122,8 +210,8 @@ impl ConsultationPageT<'_> {
         .into_iter()
         .map(|(sort, label)| SortLink {
             href: format!(
-                "/consultations/{}?sort={}#proposals",
-                self.c.slug,
+                "{}?sort={}#proposals",
+                consultation_path(&self.c.slug),
                 sort_code(sort)
             ),
             label,
@@ -135,8 +223,8 @@ impl ConsultationPageT<'_> {
     fn next_href(&self) -> Option<String> {
         self.page.next_cursor.as_ref().map(|cursor| {
             format!(
-                "/consultations/{}?sort={}&cursor={}#proposals",
-                self.c.slug,
+                "{}?sort={}&cursor={}#proposals",
+                consultation_path(&self.c.slug),
                 sort_code(self.query.sort),
                 encode(cursor)
             )
@@ -146,8 +234,8 @@ impl ConsultationPageT<'_> {
     fn first_href(&self) -> Option<String> {
         self.query.cursor.as_ref().map(|_| {
             format!(
-                "/consultations/{}?sort={}#proposals",
-                self.c.slug,
+                "{}?sort={}#proposals",
+                consultation_path(&self.c.slug),
                 sort_code(self.query.sort)
             )
         })
@@ -155,6 +243,20 @@ impl ConsultationPageT<'_> {
 
     fn answered(&self, p: &ProposalView) -> bool {
         p.state != ProposalState::Submitted
+    }
+
+    /// The consultation's page on its own node. The address comes from that node: only a web
+    /// link is shown, never another scheme.
+    fn origin_link(&self) -> Option<&str> {
+        self.c
+            .origin_url
+            .as_deref()
+            .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+    }
+
+    /// Organisers change and answer only the consultations hosted here.
+    fn organiser_controls(&self) -> bool {
+        self.ctx.is_admin() && self.c.origin.is_none()
     }
 }
 
@@ -211,7 +313,7 @@ pub async fn post_proposal(
         Ok(view) => Ok(see_other(&format!("/proposals/{}", view.id))),
         Err(AppError::Internal(err)) => Err(AppError::Internal(err).into()),
         Err(err) => {
-            let ctx = ctx.with_path(format!("/consultations/{slug}"));
+            let ctx = ctx.with_path(consultation_path(&slug));
             let query = ProposalListQuery::default();
             consultation_response(&state, &ctx, &slug, &query, Some((err, form))).await
         }
@@ -256,7 +358,7 @@ impl ConsultationFormPage<'_> {
 
     fn action(&self) -> String {
         match self.editing {
-            Some(slug) => format!("/consultations/{slug}/edit"),
+            Some(slug) => format!("{}/edit", consultation_path(slug)),
             None => "/consultations".into(),
         }
     }
@@ -328,7 +430,7 @@ pub async fn create(
         consultations::create(&state, &actor, new).await
     };
     match attempt.await {
-        Ok(view) => Ok(see_other(&format!("/consultations/{}", view.slug))),
+        Ok(view) => Ok(see_other(&consultation_path(&view.slug))),
         Err(AppError::Internal(err)) => Err(AppError::Internal(err).into()),
         Err(err) => form_page(&ctx, None, &form, Some(err)),
     }
@@ -341,6 +443,13 @@ pub async fn edit_form(
 ) -> Result<Response, WebError> {
     ctx.require_actor()?.ensure_organiser()?;
     let c = consultations::get(&state, &slug).await?;
+    if c.origin.is_some() {
+        // The same refusal as the service's, before offering a form it would refuse.
+        return Err(AppError::Forbidden(
+            "this consultation is hosted on another node: it is changed there".into(),
+        )
+        .into());
+    }
     let form = ConsultationForm {
         slug: c.slug.clone(),
         title: c.title.clone(),
@@ -371,7 +480,7 @@ pub async fn update(
         consultations::update(&state, &actor, &slug, changes).await
     };
     match attempt.await {
-        Ok(view) => Ok(see_other(&format!("/consultations/{}", view.slug))),
+        Ok(view) => Ok(see_other(&consultation_path(&view.slug))),
         Err(AppError::Internal(err)) => Err(AppError::Internal(err).into()),
         Err(err) => form_page(&ctx, Some(&slug), &form, Some(err)),
     }

@@ -156,6 +156,23 @@ impl Messages {
         }
     }
 
+    pub fn hosted_on(&self, origin: &str) -> String {
+        self.hosted_on.replace("{origin}", origin)
+    }
+
+    pub fn came_from(&self, origin: &str) -> String {
+        self.from_origin.replace("{origin}", origin)
+    }
+
+    /// A follow's state as stored (`pending`, `accepted`); an unknown one is shown as it is.
+    pub fn follow_state_label(&self, state: &str) -> String {
+        match state {
+            "pending" => self.follow_pending.to_owned(),
+            "accepted" => self.follow_accepted.to_owned(),
+            other => other.to_owned(),
+        }
+    }
+
     /// The heading of an error page or alert box.
     pub fn error_title(&self, code: &str, message: &str) -> &'static str {
         match code {
@@ -170,6 +187,8 @@ impl Messages {
             }
             "consultation_not_open" => self.error_closed,
             "conflict" => self.error_conflict,
+            "bad_gateway" => self.error_remote,
+            "not_implemented" => self.error_not_implemented,
             "csrf" => self.error_csrf,
             _ => self.error_internal,
         }
@@ -237,5 +256,25 @@ mod tests {
             "#697, le 29/10/2014 - 13:59"
         );
         assert_eq!(EN.on_date(&at), "on 2014-10-29 13:59");
+    }
+
+    #[test]
+    fn federation_labels_and_errors_are_localised() {
+        let unreachable = AppError::Remote("error sending request".into());
+        assert_eq!(
+            FR.error_title(unreachable.code(), ""),
+            "Le nœud distant n'a pas répondu."
+        );
+        assert_eq!(
+            EN.error_line(&unreachable),
+            "The other node did not answer. error sending request"
+        );
+        assert_eq!(FR.hosted_on("ville.example"), "hébergée sur ville.example");
+        assert_eq!(
+            EN.came_from("ville.example:8443"),
+            "from ville.example:8443"
+        );
+        assert_eq!(FR.follow_state_label("pending"), "en attente");
+        assert_eq!(EN.follow_state_label("accepted"), "accepted");
     }
 }

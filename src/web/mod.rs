@@ -5,6 +5,7 @@ mod assets;
 mod consultations;
 mod contributions;
 mod error;
+mod follows;
 mod i18n;
 mod messages;
 mod proposal;
@@ -32,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/signup", get(account::signup_form).post(account::signup))
         .route("/logout", post(account::logout))
         .route("/users/{username}", get(account::profile))
+        .route("/follows", post(follows::create))
+        .route("/follows/{id}/delete", post(follows::delete))
         .route("/consultations", post(consultations::create))
         .route("/consultations/new", get(consultations::new_form))
         .route("/consultations/{slug}", get(consultations::show))

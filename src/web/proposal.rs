@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::consultations::Gate;
 use super::error::{WebError, WebPath, render, render_status, see_other};
-use super::session::{CsrfForm, Ctx};
+use super::session::{CsrfForm, Ctx, consultation_path};
 use crate::app::AppState;
 use crate::domain::{Actor, ConsultationState, ProposalState, Stance, VoteValue};
 use crate::error::{AppError, AppResult};
@@ -349,7 +349,7 @@ pub async fn withdraw(
         Ok(d.proposal.consultation)
     }
     .await;
-    let target = |slug: String| format!("/consultations/{slug}");
+    let target = |slug: String| consultation_path(&slug);
     after_post(&state, &ctx, id, result, Drafts::default(), target).await
 }
 

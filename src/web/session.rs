@@ -185,6 +185,10 @@ impl Ctx {
         self.lang.other().code()
     }
 
+    pub fn consultation_href(&self, slug: &str) -> String {
+        consultation_path(slug)
+    }
+
     pub fn css_href(&self) -> &'static str {
         super::assets::STYLE_HREF.as_str()
     }
@@ -192,6 +196,26 @@ impl Ctx {
 
 pub fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// One segment of a path. Mirrored consultations are named `name@host:port` by their remote
+/// node, so `@` and `:` (valid in a segment) stay readable while anything that could end the
+/// segment, the path or the attribute is escaped.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~@:".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The page of the consultation `slug`.
+pub fn consultation_path(slug: &str) -> String {
+    format!("/consultations/{}", path_segment(slug))
 }
 
 /// A redirect target from a form or query: only a path on this site, so that a crafted link
@@ -332,4 +356,22 @@ pub async fn web_context(mut req: Request, next: Next) -> Response {
         headers.append(VARY, HeaderValue::from_static("Cookie, Accept-Language"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consultation_paths_keep_handles_readable_and_escape_the_rest() {
+        assert_eq!(consultation_path("mobilite"), "/consultations/mobilite");
+        assert_eq!(
+            consultation_path("budget@ville.example:8443"),
+            "/consultations/budget@ville.example:8443"
+        );
+        assert_eq!(
+            consultation_path("a/b?c#d e\"é"),
+            "/consultations/a%2Fb%3Fc%23d%20e%22%C3%A9"
+        );
+    }
 }

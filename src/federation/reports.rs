@@ -1,0 +1,141 @@
+//! Reports travel as `Flag`: a report made on a follower node about content of a consultation
+//! hosted elsewhere goes to that consultation's node, whose moderators decide. The `Flag` is
+//! sent by the reporting person (as Lemmy does), to the consultation's inbox only.
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::kinds::activity::FlagType;
+use activitypub_federation::protocol::helpers::deserialize_one_or_many;
+use activitypub_federation::traits::{Activity, Actor};
+use sea_orm::{ConnectionTrait, EntityTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use url::Url;
+
+use super::FedData;
+use super::actors::{DbGroup, DbPerson, clean_name};
+use super::delivery::{self, Signer};
+use super::objects::{DbArgument, DbProposal};
+use super::sources::DbSource;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::services::accounts::random_token;
+use crate::store::{account, consultation, proposal, report};
+use activitypub_federation::traits::Object;
+
+pub async fn forward(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    row: &report::Model,
+    group: &consultation::Model,
+) -> AppResult<()> {
+    let reporter = account::Entity::find_by_id(row.reporter_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("reporter".into()))?;
+    let reporter = DbPerson::new(state, reporter)?;
+    let group = DbGroup::new(state, group.clone())?;
+    let id = Url::parse(&format!(
+        "{}/activities/flag/{}",
+        state.origin,
+        random_token()
+    ))
+    .map_err(|e| AppError::Internal(e.into()))?;
+    let flag = json!({
+        "type": "Flag",
+        "id": id,
+        "actor": reporter.ap_id,
+        "object": [row.object_url],
+        "content": row.reason,
+        "to": [group.ap_id],
+    });
+    delivery::enqueue(
+        db,
+        &id,
+        Signer::Account(row.reporter_id),
+        &flag,
+        [group.inbox()],
+    )
+    .await
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Flag {
+    #[serde(rename = "type")]
+    pub kind: FlagType,
+    pub id: Url,
+    pub actor: ObjectId<DbPerson>,
+    #[serde(deserialize_with = "deserialize_one_or_many")]
+    pub object: Vec<Url>,
+    pub content: Option<String>,
+}
+
+/// The consultation hosted here that a reported object belongs to.
+async fn local_consultation_of(data: &FedData, object: &Url) -> AppResult<Option<i32>> {
+    let proposal_id = if let Some(p) = DbProposal::read_from_id(object.clone(), data).await? {
+        p.model.id
+    } else if let Some(a) = DbArgument::read_from_id(object.clone(), data).await? {
+        a.model.proposal_id
+    } else if let Some(s) = DbSource::read_from_id(object.clone(), data).await? {
+        s.model.proposal_id
+    } else {
+        return Ok(None);
+    };
+    let Some(p) = proposal::Entity::find_by_id(proposal_id)
+        .one(&data.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(consultation::Entity::find_by_id(p.consultation_id)
+        .one(&data.db)
+        .await?
+        .filter(|c| c.ap_id.is_none())
+        .map(|c| c.id))
+}
+
+#[async_trait::async_trait]
+impl Activity for Flag {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &FedData) -> AppResult<()> {
+        for object in &self.object {
+            if local_consultation_of(data, object).await?.is_some() {
+                return Ok(());
+            }
+        }
+        Err(AppError::BadInput(
+            "this report is about nothing hosted here".into(),
+        ))
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        let reporter = self.actor.dereference(data).await?;
+        let reason = self
+            .content
+            .as_deref()
+            .map(|c| clean_name(c, 1000))
+            .unwrap_or_default();
+        for object in self.object.iter().take(20) {
+            if let Some(consultation_id) = local_consultation_of(data, object).await? {
+                crate::services::reports::record_remote(
+                    data,
+                    reporter.model.id,
+                    object.to_string(),
+                    consultation_id,
+                    reason.clone(),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
