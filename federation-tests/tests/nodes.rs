@@ -79,3 +79,61 @@ fn open_period() -> (String, String) {
         (now + chrono::Duration::days(30)).to_rfc3339(),
     )
 }
+
+#[tokio::test]
+async fn without_the_local_testing_switch_a_node_refuses_http_and_loopback() {
+    let strict = Node::start_with("Strict", &[("PALABRE_FEDERATION__ALLOW_LOCAL", "false")])
+        .await
+        .expect("node starts");
+    let other = Node::start("Autre").await.expect("node starts");
+    let client = palabre_federation_tests::client();
+    strict
+        .create_user("orga", "mot de passe solide", true)
+        .unwrap();
+    other
+        .create_user("orga", "mot de passe solide", true)
+        .unwrap();
+    let other_token = token(&client, &other, "orga").await;
+    let (opens, closes) = open_period();
+    let response = client
+        .post(format!("{}/api/v1/consultations", other.url))
+        .bearer_auth(&other_token)
+        .json(&json!({"slug": "cible", "title": "Cible", "body": "…", "opens_at": opens, "closes_at": closes}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let strict_token = token(&client, &strict, "orga").await;
+    for target in [
+        format!("{}/consultations/cible", other.url),
+        format!("cible@{}", other.url.trim_start_matches("http://")),
+        "https://127.0.0.1/consultations/cible".to_owned(),
+    ] {
+        let response = client
+            .post(format!("{}/api/v1/follows", strict.url))
+            .bearer_auth(&strict_token)
+            .json(&json!({"target": target}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            status.is_client_error() || status == 502,
+            "{target}: {status} {body}"
+        );
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+    }
+    let listed: Value = client
+        .get(format!("{}/api/v1/consultations", strict.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]), "nothing was fetched or stored");
+}

@@ -137,6 +137,32 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         html.contains("Stratégie numérique") && html.contains("<html"),
         "{html}"
     );
+    let same_with_ld: Value = http
+        .get(&group_url)
+        .header(
+            "accept",
+            "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(same_with_ld["id"], group["id"]);
+    let person = get(
+        &http,
+        format!(
+            "{}/.well-known/webfinger?resource=acct:agent@{}",
+            ministry.url,
+            ministry.host()
+        ),
+    )
+    .await;
+    assert_eq!(
+        person["links"][0]["href"],
+        format!("{}/users/agent", ministry.url)
+    );
     let nodeinfo = get(&http, format!("{}/nodeinfo/2.1", ministry.url)).await;
     assert_eq!(nodeinfo["software"]["name"], "palabre");
     assert_eq!(nodeinfo["protocols"], json!(["activitypub"]));
@@ -308,6 +334,17 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
     )
     .await;
     assert_eq!(status, 201, "{argued}\n{}", rennes.log());
+    let (status, argued) = post(
+        &http,
+        format!(
+            "{}/api/v1/proposals/{}/arguments",
+            rennes.url, on_rennes["id"]
+        ),
+        &yann,
+        json!({"stance": "for", "body": "Mais elle mutualise déjà l'hébergement."}),
+    )
+    .await;
+    assert_eq!(status, 201, "{argued}");
     for (node, id) in [
         (&ministry, on_ministry["id"].clone()),
         (&brest, from_brest["id"].clone()),
@@ -316,6 +353,7 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         eventually("the Rennes argument everywhere", || async {
             let detail = get(&http, format!("{}/api/v1/proposals/{id}", node.url)).await;
             (detail["counts"]["arguments_against"] == 1
+                && detail["counts"]["arguments_for"] == 1
                 && detail["arguments_against"][0]["body"] == "La région n'a pas les moyens.")
                 .then_some(())
         })
@@ -399,6 +437,24 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         .await;
     }
     let response = http
+        .patch(format!("{}/api/v1/sources/{}", brest.url, source["id"]))
+        .bearer_auth(&claire)
+        .json(&json!({"title": "Schéma régional du numérique 2027"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    for (node, id) in [
+        (&ministry, on_ministry["id"].clone()),
+        (&rennes, on_rennes["id"].clone()),
+    ] {
+        eventually("the source's edit on every node", || async {
+            let d = get(&http, format!("{}/api/v1/proposals/{id}", node.url)).await;
+            (d["sources"][0]["title"] == "Schéma régional du numérique 2027").then_some(())
+        })
+        .await;
+    }
+    let response = http
         .delete(format!("{}/api/v1/sources/{}", brest.url, source["id"]))
         .bearer_auth(&claire)
         .send()
@@ -416,7 +472,8 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         .await;
     }
 
-    // A report made on Brest about the ministry's proposal reaches the ministry's moderators.
+    // A report made on Brest about an argument of the ministry's debate reaches the ministry's
+    // moderators.
     let (status, report) = post(&http, format!("{}/api/v1/reports", brest.url), &claire,
         json!({"kind": "argument", "id": mirrored_argument_id(&http, &brest, &handle).await, "reason": "Hors sujet"})).await;
     assert_eq!(status, 201, "{report}");

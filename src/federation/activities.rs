@@ -198,8 +198,6 @@ impl Activity for UndoFollow {
             .filter(follow::Column::ConsultationId.eq(group.model.id))
             .exec(&data.db)
             .await?;
-        // The debate so far, not only what comes next.
-        super::follows::spawn_backfill(data, group);
         Ok(())
     }
 }
@@ -339,6 +337,31 @@ impl Activity for Announce {
         if followed.is_none() {
             return Err(AppError::Forbidden(
                 "this node does not follow that consultation".into(),
+            ));
+        }
+        let contribution = match &self.object {
+            Announced::Create(create) => &create.object,
+            Announced::Contribution(contribution) => contribution,
+        };
+        // A Group announces its own debate only.
+        let parent = match contribution {
+            Contribution::Page(page) => {
+                if page.audience.as_ref().map(|a| a.inner()) != Some(self.actor.inner()) {
+                    return Err(AppError::Forbidden(
+                        "a consultation announces only proposals addressed to it".into(),
+                    ));
+                }
+                None
+            }
+            Contribution::Note(note) => Some(note.in_reply_to.inner().clone()),
+            Contribution::Source(source) => Some(source.in_reply_to.inner().clone()),
+        };
+        if let Some(parent) = parent
+            && let Some(proposal) = DbProposal::read_from_id(parent, data).await?
+            && proposal.model.consultation_id != group.model.id
+        {
+            return Err(AppError::Forbidden(
+                "a consultation announces only replies to its own proposals".into(),
             ));
         }
         if let Announced::Create(create) = &self.object {

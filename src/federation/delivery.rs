@@ -100,10 +100,13 @@ async fn claim(db: &impl ConnectionTrait, lease_seconds: i64) -> AppResult<Vec<d
         DatabaseBackend::Postgres => vec![lease.into(), now.into(), BATCH.into()],
         _ => vec![lease.into(), now.into(), now.into(), BATCH.into()],
     };
-    Ok(delivery::Entity::find()
+    let mut rows = delivery::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
         .all(db)
-        .await?)
+        .await?;
+    // RETURNING gives no order: restore queue order, which per-inbox sending relies on.
+    rows.sort_by_key(|row| row.id);
+    Ok(rows)
 }
 
 async fn prepare<A: Actor + std::fmt::Debug>(

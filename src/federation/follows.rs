@@ -3,7 +3,7 @@
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
@@ -96,7 +96,7 @@ pub async fn follow(data: &FedData, follower: &Actor, target: &str) -> AppResult
         "to": [group.ap_id],
     });
     let inbox = activitypub_federation::traits::Actor::inbox(&group);
-    let txn = data.db.begin().await?;
+    let txn = crate::store::begin_write(&data.db).await?;
     let row = follow::ActiveModel {
         follower_id: Set(follower.account_id),
         consultation_id: Set(group.model.id),
@@ -175,7 +175,7 @@ pub async fn unfollow(state: &AppState, follower: &Actor, id: i32) -> AppResult<
         "to": [group.ap_id],
     });
     let inbox = activitypub_federation::traits::Actor::inbox(&group);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     delivery::enqueue(
         &txn,
         &undo_id,

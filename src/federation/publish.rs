@@ -134,6 +134,43 @@ pub async fn source_created(
     announce_creation(db, state, &group, &author, object).await
 }
 
+/// After a source's edit: its consultation's Group sends the new version to followers, or,
+/// for a consultation hosted elsewhere, the author sends it to that consultation's node.
+pub async fn source_updated(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    model: &source::Model,
+) -> AppResult<()> {
+    let proposal = proposal::Entity::find_by_id(model.proposal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
+    let note = super::sources::source_json(state, model, &author, &proposal, &group)?;
+    let note = serde_json::to_value(note).map_err(anyhow::Error::from)?;
+    if group.ap_id.is_some() {
+        if model.ap_id.is_none() {
+            return author_to_origin(db, state, &group, &author, "Update", note).await;
+        }
+        return Ok(());
+    }
+    let inboxes = follower_inboxes(db, state, group.id).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let group_actor = DbGroup::new(state, group.clone())?;
+    let id = activity_id(state, "update")?;
+    let update = json!({
+        "type": "Update",
+        "id": id,
+        "actor": group_actor.ap_id,
+        "object": note,
+        "to": [AS_PUBLIC],
+        "cc": [group_actor.followers_url()],
+    });
+    delivery::enqueue(db, &id, Signer::Consultation(group.id), &update, inboxes).await
+}
+
 /// A source withdrawn or hidden here: like `withdrawn`, for sources.
 pub async fn source_withdrawn(
     db: &impl ConnectionTrait,

@@ -166,7 +166,8 @@ async fn inbox(data: FedData, activity: ActivityData) -> Result<StatusCode, AppE
     receive_activity::<WithContext<InboxActivity>, Either<DbPerson, DbGroup>, AppState>(
         activity, &data,
     )
-    .await?;
+    .await
+    .inspect_err(|err| tracing::info!(error = %err, "inbox refused an activity"))?;
     Ok(StatusCode::ACCEPTED)
 }
 

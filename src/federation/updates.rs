@@ -123,6 +123,13 @@ impl Activity for UpdateObject {
             .ok_or_else(|| AppError::NotFound("unknown object".into()))?;
         if let Authority::Author = authority(&self.actor, &stored, data)? {
             super::verify_same_origin(&self.actor, self.object.id())?;
+            // On a mirror, changes come from the consultation's own node, which checked them;
+            // an author speaks to that node, not to its mirrors.
+            if stored.group.ap_id.is_some() {
+                return Err(AppError::Forbidden(
+                    "edits of a mirrored contribution come from its consultation's node".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -148,8 +155,22 @@ impl Activity for UpdateObject {
             }
         }
         if local_consultation {
-            publish::contribution_updated(&data.db, data, stored.proposal_id, stored.argument_id)
-                .await?;
+            match stored.source_id {
+                Some(id) => {
+                    if let Some(model) = source::Entity::find_by_id(id).one(&data.db).await? {
+                        publish::source_updated(&data.db, data, &model).await?;
+                    }
+                }
+                None => {
+                    publish::contribution_updated(
+                        &data.db,
+                        data,
+                        stored.proposal_id,
+                        stored.argument_id,
+                    )
+                    .await?
+                }
+            }
         }
         Ok(())
     }

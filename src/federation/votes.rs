@@ -196,10 +196,12 @@ impl Activity for VoteActivity {
         }
         let voter = self.actor.dereference(data).await?;
         let value = self.value()?;
+        // One transaction: the vote, the recount and the published tallies stay together.
+        let txn = crate::store::begin_write(&data.db).await?;
         let existing = vote::Entity::find()
             .filter(vote::Column::ProposalId.eq(proposal.id))
             .filter(vote::Column::AccountId.eq(voter.model.id))
-            .one(&data.db)
+            .one(&txn)
             .await?;
         let cast_at = self.published.unwrap_or_else(Utc::now).min(Utc::now());
         match existing {
@@ -209,7 +211,7 @@ impl Activity for VoteActivity {
                 let mut active: vote::ActiveModel = row.into();
                 active.value = Set(value.as_str().into());
                 active.updated_at = Set(cast_at);
-                active.update(&data.db).await?;
+                active.update(&txn).await?;
             }
             None => {
                 vote::ActiveModel {
@@ -220,12 +222,14 @@ impl Activity for VoteActivity {
                     updated_at: Set(cast_at),
                     ..Default::default()
                 }
-                .insert(&data.db)
+                .insert(&txn)
                 .await?;
             }
         }
-        refresh_tally(&data.db, proposal.id).await?;
-        publish::proposal_updated(&data.db, data, proposal.id).await
+        refresh_tally(&txn, proposal.id).await?;
+        publish::proposal_updated(&txn, data, proposal.id).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }
 
@@ -266,13 +270,16 @@ impl Activity for UndoVote {
             return Ok(());
         };
         let value = self.object.value()?;
+        let txn = crate::store::begin_write(&data.db).await?;
         vote::Entity::delete_many()
             .filter(vote::Column::ProposalId.eq(proposal.id))
             .filter(vote::Column::AccountId.eq(voter.model.id))
             .filter(vote::Column::Value.eq(value.as_str()))
-            .exec(&data.db)
+            .exec(&txn)
             .await?;
-        refresh_tally(&data.db, proposal.id).await?;
-        publish::proposal_updated(&data.db, data, proposal.id).await
+        refresh_tally(&txn, proposal.id).await?;
+        publish::proposal_updated(&txn, data, proposal.id).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }

@@ -4,10 +4,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use base64::Engine;
 use chrono::{Duration, Utc};
 use rand_core::{OsRng, RngCore};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Actor, Handle, Role, validate_password};
@@ -101,7 +98,7 @@ pub async fn create_account(
         None => None,
     };
     let password_hash = hash_password(new.password)?;
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     claim_handle(&txn, &username, "account").await?;
     let account = account::ActiveModel {
         username: Set(username.as_str().to_owned()),

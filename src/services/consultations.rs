@@ -2,7 +2,6 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -61,7 +60,7 @@ pub async fn create(
     let body = required_text("body", &new.body, BODY_MAX)?;
     let themes = clean_themes(&new.themes)?;
     ensure_valid_period(new.opens_at, new.closes_at)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     claim_handle(&txn, &slug, "consultation").await?;
     let now = Utc::now();
     let model = consultation::ActiveModel {
@@ -162,7 +161,7 @@ pub async fn update(
     active.updated_at = Set(Utc::now());
     // Mirrors learn the new dates (closing here closes there) through an Update queued with
     // the change itself.
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
     crate::federation::participation::consultation_updated(&txn, state, model.clone()).await?;
     txn.commit().await?;

@@ -1,8 +1,6 @@
 //! Arguments (for or against a proposal) and sources (links backing a proposal).
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Deserialize;
 use url::Url;
 use utoipa::{IntoParams, ToSchema};
@@ -82,7 +80,7 @@ pub async fn add_argument(
     new: NewArgument,
 ) -> AppResult<ArgumentView> {
     let body = required_text("body", &new.body, BODY_MAX)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
     let mirrored = consultation.ap_id.is_some();
     let number = store::next_number(&txn, "contribution").await?;
@@ -199,7 +197,7 @@ pub async fn update_argument(
         active.stance = Set(stance.as_str().to_owned());
     }
     active.updated_at = Set(Utc::now());
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
     publish::contribution_updated(&txn, state, proposal_id, Some(model.id)).await?;
@@ -215,7 +213,7 @@ pub async fn withdraw_argument(state: &AppState, actor: &Actor, id: i32) -> AppR
     let mut active: argument::ActiveModel = model.into();
     active.withdrawn = Set(true);
     active.updated_at = Set(Utc::now());
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
     publish::withdrawn(&txn, state, proposal_id, Some(id)).await?;
@@ -230,14 +228,15 @@ pub async fn set_argument_hidden(
     hidden: bool,
 ) -> AppResult<ArgumentView> {
     actor.ensure_moderator()?;
-    let (model, _) = load_argument(state, id, Some(actor)).await?;
+    let (model, consultation) = load_argument(state, id, Some(actor)).await?;
     let proposal_id = model.proposal_id;
     let mut active: argument::ActiveModel = model.into();
     active.hidden = Set(hidden);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
-    if hidden {
+    // As for proposals: hiding on a mirror stays on this node.
+    if hidden && consultation.ap_id.is_none() {
         publish::withdrawn(&txn, state, proposal_id, Some(id)).await?;
     }
     txn.commit().await?;
@@ -255,7 +254,7 @@ pub async fn add_source(
     let title = required_text("title", &new.title, TITLE_MAX)?;
     let url = checked_url(&new.url)?;
     let description = optional_description(new.description.as_deref())?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
     let mirrored = consultation.ap_id.is_some();
     let now = Utc::now();
@@ -340,7 +339,6 @@ pub async fn update_source(
 ) -> AppResult<SourceView> {
     let (model, consultation) = load_source(state, id, Some(actor)).await?;
     ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
-    super::proposals::ensure_hosted_here(&consultation)?;
     actor.ensure_author(model.author_id, "source")?;
     let mut active: source::ActiveModel = model.into();
     if let Some(title) = &changes.title {
@@ -353,7 +351,10 @@ pub async fn update_source(
         active.description = Set(optional_description(changes.description.as_deref())?);
     }
     active.updated_at = Set(Utc::now());
-    let model = active.update(&state.db).await?;
+    let txn = crate::store::begin_write(&state.db).await?;
+    let model = active.update(&txn).await?;
+    publish::source_updated(&txn, state, &model).await?;
+    txn.commit().await?;
     one_source(state, model).await
 }
 
@@ -364,7 +365,7 @@ pub async fn withdraw_source(state: &AppState, actor: &Actor, id: i32) -> AppRes
     let proposal_id = model.proposal_id;
     let mut active: source::ActiveModel = model.into();
     active.withdrawn = Set(true);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
     publish::source_withdrawn(&txn, state, &model).await?;
@@ -383,7 +384,7 @@ pub async fn set_source_hidden(
     let proposal_id = model.proposal_id;
     let mut active: source::ActiveModel = model.into();
     active.hidden = Set(hidden);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
     // Hidden by the origin's moderators: gone from every mirror too.

@@ -10,7 +10,9 @@ pub mod views;
 pub mod votes;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
 
 use crate::domain::{Stance, VoteValue};
 use crate::error::{AppError, AppResult};
@@ -38,6 +40,15 @@ pub(crate) const BODY_MAX: usize = 20_000;
 /// Called in the same transaction as every change that can move them, so counts never drift
 /// from the rows (hidden and withdrawn contributions do not count).
 pub(crate) async fn refresh_tally(db: &impl ConnectionTrait, proposal_id: i32) -> AppResult<()> {
+    // Concurrent changes to one proposal recount one after the other: on PostgreSQL the row
+    // lock orders them (the last to count sees every committed vote); SQLite already runs one
+    // writer at a time.
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        proposal::Entity::find_by_id(proposal_id)
+            .lock_exclusive()
+            .one(db)
+            .await?;
+    }
     let visible_arguments = |stance: Stance| {
         argument::Entity::find()
             .filter(argument::Column::ProposalId.eq(proposal_id))

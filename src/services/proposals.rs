@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -109,18 +109,6 @@ pub(crate) async fn load(
     Ok((proposal, consultation))
 }
 
-/// What this version does not carry to a consultation's origin yet (sources on a mirrored
-/// consultation): refuse clearly rather than store a local-only
-/// change that would silently differ from the origin.
-pub(crate) fn ensure_hosted_here(consultation: &consultation::Model) -> AppResult<()> {
-    match &consultation.ap_id {
-        None => Ok(()),
-        Some(origin) => Err(AppError::NotImplemented(format!(
-            "this consultation is hosted on another node ({origin}): sources cannot be added or changed from here yet; add them on its own node"
-        ))),
-    }
-}
-
 /// Loads a proposal that is about to receive a contribution or a vote: it must be visible and
 /// its consultation open.
 pub(crate) async fn load_for_participation(
@@ -149,7 +137,7 @@ pub async fn create(
     let mirrored = consultation.ap_id.is_some();
     let title = required_text("title", &new.title, TITLE_MAX)?;
     let body = required_text("body", &new.body, BODY_MAX)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let number = store::next_number(&txn, "contribution").await?;
     let now = Utc::now();
     let model = proposal::ActiveModel {
@@ -308,7 +296,7 @@ pub async fn update(
         active.body = Set(required_text("body", body, BODY_MAX)?);
     }
     active.updated_at = Set(Utc::now());
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
     publish::proposal_updated(&txn, state, model.id).await?;
     txn.commit().await?;
@@ -323,7 +311,7 @@ pub async fn withdraw(state: &AppState, actor: &Actor, id: i32) -> AppResult<()>
     let mut active: proposal::ActiveModel = model.into();
     active.withdrawn = Set(true);
     active.updated_at = Set(Utc::now());
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     active.update(&txn).await?;
     publish::withdrawn(&txn, state, id, None).await?;
     txn.commit().await?;
@@ -339,13 +327,14 @@ pub async fn set_hidden(
     hidden: bool,
 ) -> AppResult<ProposalView> {
     actor.ensure_moderator()?;
-    let (model, _) = load(&state.db, id, Some(actor)).await?;
+    let (model, consultation) = load(&state.db, id, Some(actor)).await?;
     let mut active: proposal::ActiveModel = model.into();
     active.hidden = Set(hidden);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
-    // Hidden by the origin's moderators: gone from every mirror too.
-    if hidden {
+    // Hidden by the origin's moderators: gone from every mirror too. Hiding on a mirror is
+    // this node's own moderation and stays here.
+    if hidden && consultation.ap_id.is_none() {
         publish::withdrawn(&txn, state, id, None).await?;
     }
     txn.commit().await?;
@@ -361,7 +350,7 @@ pub async fn answer(
     answer: OfficialAnswer,
 ) -> AppResult<ProposalView> {
     actor.ensure_organiser()?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let (model, consultation) = load(&txn, id, Some(actor)).await?;
     if consultation.ap_id.is_some() {
         return Err(AppError::Forbidden(

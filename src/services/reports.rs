@@ -87,7 +87,7 @@ pub async fn create(state: &AppState, actor: &Actor, new: NewReport) -> AppResul
         .await?
         .ok_or_else(|| AppError::NotFound("consultation".into()))?;
     let mirrored = group.ap_id.is_some();
-    let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let model = report::ActiveModel {
         reporter_id: Set(actor.account_id),
         object_url: Set(object_url),

@@ -1,9 +1,7 @@
 //! Votes: one per person and proposal, changeable and withdrawable while the consultation is
 //! open.
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -62,7 +60,7 @@ pub async fn cast(
     proposal_id: i32,
     value: VoteValue,
 ) -> AppResult<VoteResult> {
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
     let existing = vote::Entity::find()
         .filter(vote::Column::ProposalId.eq(proposal_id))
@@ -114,7 +112,7 @@ pub async fn cast(
 }
 
 pub async fn withdraw(state: &AppState, actor: &Actor, proposal_id: i32) -> AppResult<VoteResult> {
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let (_, consultation) = load_for_participation(&txn, proposal_id, actor).await?;
     let existing = vote::Entity::find()
         .filter(vote::Column::ProposalId.eq(proposal_id))
