@@ -130,3 +130,71 @@ async fn only_the_actor_s_own_signature_is_accepted_and_duplicates_change_nothin
     assert!(status.is_client_error(), "{status}");
     assert_eq!(follows().await, 1);
 }
+
+#[tokio::test]
+async fn a_contribution_arriving_after_closing_is_rejected_by_the_origin() {
+    let origin = TestApp::spawn_federating().await;
+    let remote = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let (status, _) = origin
+        .api(
+            reqwest::Method::PATCH,
+            "/api/v1/consultations/budget",
+            Some(&admin),
+            Some(json!({"closes_at": past})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    remote.create_user("claire", Role::Member, None).await;
+    let claire = accounts::find_by_username(&remote.state.db, "claire")
+        .await
+        .unwrap();
+    let claire = keys::ensure_account_keys(&remote.state, claire)
+        .await
+        .unwrap();
+    let claire = DbPerson::new(&remote.state, claire).unwrap();
+    let group = format!("{}/consultations/budget", origin.url);
+    let page = format!("{}/proposals/4242", remote.url);
+    let create = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "type": "Create",
+        "id": format!("{}/activities/create/late", remote.url),
+        "actor": claire.ap_id,
+        "object": {
+            "type": "Page",
+            "id": page,
+            "attributedTo": claire.ap_id,
+            "name": "Trop tard",
+            "content": "<p>Après la clôture</p>",
+            "audience": group,
+            "to": [group, "https://www.w3.org/ns/activitystreams#Public"],
+        },
+    });
+    let status = send_signed(&remote, &claire, &format!("{group}/inbox"), &create, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, proposals) = origin
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/consultations/budget/proposals",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        proposals["items"],
+        json!([]),
+        "nothing from after the closing is stored"
+    );
+    let rejects = delivery::Entity::find()
+        .filter(delivery::Column::ActivityId.contains("/activities/reject/"))
+        .all(&origin.state.db)
+        .await
+        .unwrap();
+    assert_eq!(rejects.len(), 1, "the origin answers Reject");
+    let payload: Value = serde_json::from_str(&rejects[0].payload).unwrap();
+    assert_eq!(payload["object"]["object"], page);
+    assert!(payload["summary"].as_str().unwrap().contains("closed"));
+    assert_eq!(rejects[0].inbox, format!("{}/inbox", remote.url));
+}

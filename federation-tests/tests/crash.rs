@@ -146,6 +146,7 @@ async fn two_processes_sharing_one_database_deliver_each_activity_once() {
     let http = client();
     origin.create_user("orga", PASSWORD, true).unwrap();
     follower.create_user("lea", PASSWORD, false).unwrap();
+    follower.create_user("noe", PASSWORD, false).unwrap();
     let orga = token(&http, &origin, "orga").await;
     let now = chrono::Utc::now();
     let response = http
@@ -160,14 +161,19 @@ async fn two_processes_sharing_one_database_deliver_each_activity_once() {
     assert_eq!(response.status(), 201);
     let lea = token(&http, &follower, "lea").await;
     let handle = format!("voirie@{}", origin.host());
-    let response = http
-        .post(format!("{}/api/v1/follows", follower.url))
-        .bearer_auth(&lea)
-        .json(&json!({"target": handle}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    // Two accounts of the follower node follow: it still gets each activity once, at its
+    // shared inbox.
+    for user in ["lea", "noe"] {
+        let t = token(&http, &follower, user).await;
+        let response = http
+            .post(format!("{}/api/v1/follows", follower.url))
+            .bearer_auth(&t)
+            .json(&json!({"target": handle}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
     for _ in 0..100 {
         let follows: Value = http
             .get(format!("{}/api/v1/follows", follower.url))
@@ -233,5 +239,8 @@ async fn two_processes_sharing_one_database_deliver_each_activity_once() {
     received.sort();
     received.dedup();
     assert_eq!(received.len(), POSTED, "one Announce per proposal");
-    assert_eq!(total, POSTED, "no Announce was delivered twice");
+    assert_eq!(
+        total, POSTED,
+        "no Announce was delivered twice, whether by two processes or to two followers"
+    );
 }

@@ -84,6 +84,7 @@ pub struct Person {
     pub name: Option<String>,
     pub inbox: Url,
     pub outbox: Option<Url>,
+    pub followers: Option<Url>,
     pub endpoints: Option<Endpoints>,
     pub public_key: PublicKey,
     pub url: Option<Url>,
@@ -148,6 +149,7 @@ impl Object for DbPerson {
             name: Some(model.display_name.clone()),
             inbox: parse_url(&format!("{id}/inbox"))?,
             outbox: Some(parse_url(&format!("{id}/outbox"))?),
+            followers: Some(parse_url(&format!("{id}/followers"))?),
             endpoints: Some(Endpoints {
                 shared_inbox: Some(parse_url(&format!("{}/inbox", data.origin))?),
             }),

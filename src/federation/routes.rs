@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/ap/arguments/{id}", get(note))
         .route("/ap/sources/{id}", get(source_note))
         .route("/users/{name}/outbox", get(empty_outbox))
+        .route("/users/{name}/followers", get(person_followers))
         .route("/consultations/{slug}/outbox", get(group_outbox))
         .route("/consultations/{slug}/context", get(group_outbox))
         .route("/consultations/{slug}/followers", get(group_followers))
@@ -263,6 +264,15 @@ async fn source_note(Path(id): Path<i32>, data: FedData) -> AppResult<Response> 
         return Ok(tombstone(object.ap_id));
     }
     Ok(activity_json(object.into_json(&data).await?))
+}
+
+/// Accounts cannot be followed yet (consultations can): an empty collection.
+async fn person_followers(Path(name): Path<String>, data: FedData) -> AppResult<Response> {
+    Ok(activity_json(json!({
+        "type": "Collection",
+        "id": format!("{}/followers", data.account_url(&name)),
+        "totalItems": 0,
+    })))
 }
 
 async fn empty_outbox(Path(name): Path<String>, data: FedData) -> AppResult<Response> {

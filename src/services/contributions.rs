@@ -331,6 +331,15 @@ async fn load_source(
     Ok((model, consultation))
 }
 
+pub async fn get_source(
+    state: &AppState,
+    viewer: Option<&Actor>,
+    id: i32,
+) -> AppResult<SourceView> {
+    let (model, _) = load_source(state, id, viewer).await?;
+    one_source(state, model).await
+}
+
 pub async fn update_source(
     state: &AppState,
     actor: &Actor,

@@ -50,6 +50,19 @@ pub async fn show(
     )))
 }
 
+/// The stable URL of a source, for browsers: its place on its proposal's page.
+pub async fn show_source(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    WebPath(id): WebPath<i32>,
+) -> Result<Response, WebError> {
+    let source = contributions::get_source(&state, ctx.actor(), id).await?;
+    Ok(see_other(&format!(
+        "/proposals/{}#source-{id}",
+        source.proposal_id
+    )))
+}
+
 #[derive(Template)]
 #[template(path = "argument_edit.html")]
 struct ArgumentEditPage<'a> {

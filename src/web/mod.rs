@@ -64,6 +64,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/arguments/{id}/withdraw", post(contributions::withdraw))
         .route("/arguments/{id}/hide", post(contributions::hide_argument))
+        .route("/sources/{id}", get(contributions::show_source))
         .route(
             "/sources/{id}/withdraw",
             post(contributions::withdraw_source),
