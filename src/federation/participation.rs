@@ -12,20 +12,21 @@ use activitypub_federation::traits::{Activity, Actor, Object};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
 
 use super::activities::{Contribution, CreateContribution};
 use super::actors::{DbGroup, DbPerson, Group, local_segment};
 use super::delivery::{self, Signer};
-use super::objects::{DbArgument, DbProposal, note_json, page_json};
-use super::sources::{DbSource, source_json};
+use super::objects::{DbArgument, DbProposal};
+use super::publish::Changed;
+use super::sources::DbSource;
 use super::{AS_PUBLIC, FedData, host_of, publish};
 use crate::app::AppState;
 use crate::domain::ensure_open;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::random_token;
-use crate::store::{account, argument, consultation, proposal, source};
+use crate::store::{argument, consultation, proposal, source};
 
 fn new_id(state: &AppState, kind: &str) -> AppResult<Url> {
     Url::parse(&format!(
@@ -36,92 +37,7 @@ fn new_id(state: &AppState, kind: &str) -> AppResult<Url> {
     .map_err(|e| AppError::Internal(e.into()))
 }
 
-// ---- follower node: sending a contribution to its origin ----
-
-async fn send_create(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    author: &account::Model,
-    group: &consultation::Model,
-    object: Value,
-) -> AppResult<()> {
-    let group = DbGroup::new(state, group.clone())?;
-    let author_id = DbPerson::new(state, author.clone())?.ap_id;
-    let id = new_id(state, "create")?;
-    let create = json!({
-        "type": "Create",
-        "id": id,
-        "actor": author_id,
-        "object": object,
-        "to": [group.ap_id, AS_PUBLIC],
-        "cc": [group.followers_url()],
-    });
-    delivery::enqueue(
-        db,
-        &id,
-        Signer::Account(author.id),
-        &create,
-        [group.inbox()],
-    )
-    .await
-}
-
-async fn parts(
-    db: &impl ConnectionTrait,
-    author_id: i32,
-    consultation_id: i32,
-) -> AppResult<(account::Model, consultation::Model)> {
-    let author = account::Entity::find_by_id(author_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("author".into()))?;
-    let group = consultation::Entity::find_by_id(consultation_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("consultation".into()))?;
-    Ok((author, group))
-}
-
-pub async fn send_proposal(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    model: &proposal::Model,
-) -> AppResult<()> {
-    let (author, group) = parts(db, model.author_id, model.consultation_id).await?;
-    let page = serde_json::to_value(page_json(state, model, &author, &group)?)
-        .map_err(anyhow::Error::from)?;
-    send_create(db, state, &author, &group, page).await
-}
-
-pub async fn send_argument(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    model: &argument::Model,
-) -> AppResult<()> {
-    let proposal = proposal::Entity::find_by_id(model.proposal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let (author, group) = parts(db, model.author_id, proposal.consultation_id).await?;
-    let note = serde_json::to_value(note_json(state, model, &author, &proposal, &group)?)
-        .map_err(anyhow::Error::from)?;
-    send_create(db, state, &author, &group, note).await
-}
-
-pub async fn send_source(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    model: &source::Model,
-) -> AppResult<()> {
-    let proposal = proposal::Entity::find_by_id(model.proposal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let (author, group) = parts(db, model.author_id, proposal.consultation_id).await?;
-    let note = serde_json::to_value(source_json(state, model, &author, &proposal, &group)?)
-        .map_err(anyhow::Error::from)?;
-    send_create(db, state, &author, &group, note).await
-}
+// ---- follower node: the verdict on a contribution sent to its origin ----
 
 pub enum Verdict {
     Accepted,
@@ -311,15 +227,15 @@ impl Activity for CreateContribution {
         match self.object {
             Contribution::Page(page) => {
                 let stored = DbProposal::from_json(*page, data).await?;
-                publish::proposal_created(&data.db, data, &stored.model).await
+                publish::created(&data.db, data, Changed::Proposal(stored.model.id)).await
             }
             Contribution::Note(note) => {
                 let stored = DbArgument::from_json(*note, data).await?;
-                publish::argument_created(&data.db, data, &stored.model).await
+                publish::created(&data.db, data, Changed::Argument(stored.model.id)).await
             }
             Contribution::Source(source) => {
                 let stored = DbSource::from_json(*source, data).await?;
-                publish::source_created(&data.db, data, &stored.model).await
+                publish::created(&data.db, data, Changed::Source(stored.model.id)).await
             }
         }
     }

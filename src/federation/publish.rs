@@ -1,6 +1,11 @@
-//! What a local consultation tells its followers. Called by `services::` inside the transaction
-//! of the change itself, so a contribution and its announcement are stored together or not at
-//! all (the delivery queue is an outbox).
+//! What a change to a contribution sends, and to whom. Called by `services::` (and the inbox)
+//! inside the transaction of the change itself, so a contribution and its activities are
+//! stored together or not at all (the delivery queue is an outbox).
+//!
+//! One routing rule for every change: in a consultation hosted here, its Group tells the
+//! followers (`Announce(Create)`, `Update`, `Delete`); in a consultation hosted elsewhere, the
+//! author of a contribution written here tells that consultation's node (`Create`, `Update`,
+//! `Delete`), which applies its rules and relays.
 use activitypub_federation::traits::Actor;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -9,11 +14,20 @@ use url::Url;
 use super::AS_PUBLIC;
 use super::actors::{DbGroup, DbPerson};
 use super::delivery::{self, Signer};
-use super::objects::{note_json, page_json};
+use super::objects::{DbArgument, DbProposal, note_json, page_json};
+use super::sources::{DbSource, source_json};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::random_token;
 use crate::store::{account, argument, consultation, follow, proposal, source};
+
+/// Which contribution changed.
+#[derive(Debug, Clone, Copy)]
+pub enum Changed {
+    Proposal(i32),
+    Argument(i32),
+    Source(i32),
+}
 
 fn activity_id(state: &AppState, kind: &str) -> AppResult<Url> {
     Url::parse(&format!(
@@ -47,326 +61,91 @@ pub(crate) async fn follower_inboxes(
         .collect()
 }
 
-/// Wraps the author's `Create` in the consultation's `Announce` (FEP-1b12) and queues it for
-/// every follower.
-async fn announce_creation(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    group: &consultation::Model,
-    author: &account::Model,
-    object: Value,
-) -> AppResult<()> {
-    if group.ap_id.is_some() {
-        return Ok(());
-    }
-    let inboxes = follower_inboxes(db, state, group.id).await?;
-    if inboxes.is_empty() {
-        return Ok(());
-    }
-    let group_actor = DbGroup::new(state, group.clone())?;
-    let author_id = DbPerson::new(state, author.clone())?.ap_id;
-    let create = json!({
-        "type": "Create",
-        "id": activity_id(state, "create")?,
-        "actor": author_id,
-        "object": object,
-        "to": [AS_PUBLIC, group_actor.ap_id],
-        "cc": [group_actor.followers_url()],
-    });
-    let announce_id = activity_id(state, "announce")?;
-    let announce = json!({
-        "type": "Announce",
-        "id": announce_id,
-        "actor": group_actor.ap_id,
-        "object": create,
-        "to": [AS_PUBLIC],
-        "cc": [group_actor.followers_url()],
-    });
-    delivery::enqueue(
-        db,
-        &announce_id,
-        Signer::Consultation(group.id),
-        &announce,
-        inboxes,
-    )
-    .await
+/// A contribution as it federates: its JSON, its id, its author and its consultation.
+struct Loaded {
+    json: Value,
+    id: Url,
+    author: account::Model,
+    group: consultation::Model,
+    written_here: bool,
 }
 
-async fn load_parts(
-    db: &impl ConnectionTrait,
-    author_id: i32,
-    consultation_id: i32,
-) -> AppResult<(account::Model, consultation::Model)> {
-    let author = account::Entity::find_by_id(author_id)
+async fn find<E: EntityTrait>(db: &impl ConnectionTrait, id: i32, what: &str) -> AppResult<E::Model>
+where
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
+{
+    E::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::NotFound("author".into()))?;
-    let group = consultation::Entity::find_by_id(consultation_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("consultation".into()))?;
-    Ok((author, group))
+        .ok_or_else(|| AppError::NotFound(what.into()))
 }
 
-pub async fn proposal_created(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    model: &proposal::Model,
-) -> AppResult<()> {
-    let (author, group) = load_parts(db, model.author_id, model.consultation_id).await?;
-    let page = page_json(state, model, &author, &group)?;
-    let object = serde_json::to_value(page).map_err(anyhow::Error::from)?;
-    announce_creation(db, state, &group, &author, object).await
-}
-
-pub async fn source_created(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    model: &source::Model,
-) -> AppResult<()> {
-    let proposal = proposal::Entity::find_by_id(model.proposal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
-    let note = super::sources::source_json(state, model, &author, &proposal, &group)?;
-    let object = serde_json::to_value(note).map_err(anyhow::Error::from)?;
-    announce_creation(db, state, &group, &author, object).await
-}
-
-/// After a source's edit: its consultation's Group sends the new version to followers, or,
-/// for a consultation hosted elsewhere, the author sends it to that consultation's node.
-pub async fn source_updated(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    model: &source::Model,
-) -> AppResult<()> {
-    let proposal = proposal::Entity::find_by_id(model.proposal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
-    let note = super::sources::source_json(state, model, &author, &proposal, &group)?;
-    let note = serde_json::to_value(note).map_err(anyhow::Error::from)?;
-    if group.ap_id.is_some() {
-        if model.ap_id.is_none() {
-            return author_to_origin(db, state, &group, &author, "Update", note).await;
+async fn load(db: &impl ConnectionTrait, state: &AppState, changed: Changed) -> AppResult<Loaded> {
+    let to_json = |v: Result<Value, serde_json::Error>| v.map_err(anyhow::Error::from);
+    let (proposal_id, author_id) = match changed {
+        Changed::Proposal(id) => {
+            let p = find::<proposal::Entity>(db, id, "proposal").await?;
+            (p.id, p.author_id)
         }
-        return Ok(());
-    }
-    let inboxes = follower_inboxes(db, state, group.id).await?;
-    if inboxes.is_empty() {
-        return Ok(());
-    }
-    let group_actor = DbGroup::new(state, group.clone())?;
-    let id = activity_id(state, "update")?;
-    let update = json!({
-        "type": "Update",
-        "id": id,
-        "actor": group_actor.ap_id,
-        "object": note,
-        "to": [AS_PUBLIC],
-        "cc": [group_actor.followers_url()],
-    });
-    delivery::enqueue(db, &id, Signer::Consultation(group.id), &update, inboxes).await
-}
-
-/// A source withdrawn or hidden here: like `withdrawn`, for sources.
-pub async fn source_withdrawn(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    model: &source::Model,
-) -> AppResult<()> {
-    let proposal = proposal::Entity::find_by_id(model.proposal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
-    let object = super::sources::DbSource::new(state, model.clone())?.ap_id;
-    if group.ap_id.is_some() {
-        if model.ap_id.is_none() {
-            let tombstone = json!({"type": "Tombstone", "id": object});
-            return author_to_origin(db, state, &group, &author, "Delete", tombstone).await;
+        Changed::Argument(id) => {
+            let a = find::<argument::Entity>(db, id, "argument").await?;
+            (a.proposal_id, a.author_id)
         }
-        return Ok(());
-    }
-    contribution_deleted(db, state, &group, &object).await
-}
-
-pub async fn argument_created(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    model: &argument::Model,
-) -> AppResult<()> {
-    let proposal = proposal::Entity::find_by_id(model.proposal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
-    let note = note_json(state, model, &author, &proposal, &group)?;
-    let object = serde_json::to_value(note).map_err(anyhow::Error::from)?;
-    announce_creation(db, state, &group, &author, object).await
-}
-
-/// Tells a local consultation's followers a proposal's new state: tallies after votes, the
-/// organiser's answer. Sent by the consultation's Group, which owns those fields (the author's
-/// own fields travel in the author's `Update`).
-pub async fn proposal_updated(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    proposal_id: i32,
-) -> AppResult<()> {
-    let model = proposal::Entity::find_by_id(proposal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let (author, group) = load_parts(db, model.author_id, model.consultation_id).await?;
-    if group.ap_id.is_some() {
-        if model.ap_id.is_none() {
-            let page = serde_json::to_value(page_json(state, &model, &author, &group)?)
-                .map_err(anyhow::Error::from)?;
-            return author_to_origin(db, state, &group, &author, "Update", page).await;
+        Changed::Source(id) => {
+            let s = find::<source::Entity>(db, id, "source").await?;
+            (s.proposal_id, s.author_id)
         }
-        return Ok(());
-    }
-    let inboxes = follower_inboxes(db, state, group.id).await?;
-    if inboxes.is_empty() {
-        return Ok(());
-    }
-    let page = page_json(state, &model, &author, &group)?;
-    let group_actor = DbGroup::new(state, group.clone())?;
-    let id = activity_id(state, "update")?;
-    let update = json!({
-        "type": "Update",
-        "id": id,
-        "actor": group_actor.ap_id,
-        "object": page,
-        "to": [AS_PUBLIC],
-        "cc": [group_actor.followers_url()],
-    });
-    delivery::enqueue(db, &id, Signer::Consultation(group.id), &update, inboxes).await
-}
-
-/// After an edit: the Group sends the new version of the proposal or argument.
-pub async fn contribution_updated(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    proposal_id: i32,
-    argument_id: Option<i32>,
-) -> AppResult<()> {
-    let Some(argument_id) = argument_id else {
-        return proposal_updated(db, state, proposal_id).await;
     };
-    let model = argument::Entity::find_by_id(argument_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("argument".into()))?;
-    let proposal = proposal::Entity::find_by_id(model.proposal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let (author, group) = load_parts(db, model.author_id, proposal.consultation_id).await?;
-    if group.ap_id.is_some() {
-        if model.ap_id.is_none() {
-            let note = serde_json::to_value(note_json(state, &model, &author, &proposal, &group)?)
-                .map_err(anyhow::Error::from)?;
-            return author_to_origin(db, state, &group, &author, "Update", note).await;
-        }
-        return Ok(());
-    }
-    let inboxes = follower_inboxes(db, state, group.id).await?;
-    if inboxes.is_empty() {
-        return Ok(());
-    }
-    let note = note_json(state, &model, &author, &proposal, &group)?;
-    let group_actor = DbGroup::new(state, group.clone())?;
-    let id = activity_id(state, "update")?;
-    let update = json!({
-        "type": "Update",
-        "id": id,
-        "actor": group_actor.ap_id,
-        "object": note,
-        "to": [AS_PUBLIC],
-        "cc": [group_actor.followers_url()],
-    });
-    delivery::enqueue(db, &id, Signer::Consultation(group.id), &update, inboxes).await
-}
-
-/// After a withdrawal or a moderator hiding it: the Group tells followers it is gone.
-pub async fn contribution_deleted(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    group: &consultation::Model,
-    object: &Url,
-) -> AppResult<()> {
-    if group.ap_id.is_some() {
-        return Ok(());
-    }
-    let inboxes = follower_inboxes(db, state, group.id).await?;
-    if inboxes.is_empty() {
-        return Ok(());
-    }
-    super::updates::send_delete(db, state, group, object, inboxes).await
-}
-
-/// Withdrawn or hidden here: finds the object's URL and consultation, then `Delete`s it.
-pub async fn withdrawn(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    proposal_id: i32,
-    argument_id: Option<i32>,
-) -> AppResult<()> {
-    let proposal = proposal::Entity::find_by_id(proposal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let group = consultation::Entity::find_by_id(proposal.consultation_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("consultation".into()))?;
-    // What was withdrawn, who wrote it, and whether it was written here.
-    let (object, author_id, ours) = match argument_id {
-        Some(id) => match argument::Entity::find_by_id(id).one(db).await? {
-            Some(a) => (
-                super::objects::DbArgument::new(state, a.clone())?.ap_id,
-                a.author_id,
-                a.ap_id.is_none(),
-            ),
-            None => return Ok(()),
-        },
-        None => (
-            super::objects::DbProposal::new(state, proposal.clone())?.ap_id,
-            proposal.author_id,
+    let proposal = find::<proposal::Entity>(db, proposal_id, "proposal").await?;
+    let author = find::<account::Entity>(db, author_id, "author").await?;
+    let group = find::<consultation::Entity>(db, proposal.consultation_id, "consultation").await?;
+    let (json, id, written_here) = match changed {
+        Changed::Proposal(_) => (
+            to_json(serde_json::to_value(page_json(
+                state, &proposal, &author, &group,
+            )?))?,
+            DbProposal::new(state, proposal.clone())?.ap_id,
             proposal.ap_id.is_none(),
         ),
-    };
-    if group.ap_id.is_some() {
-        // Withdrawn here by its author, in a consultation hosted elsewhere: tell the origin.
-        if ours {
-            let author = account::Entity::find_by_id(author_id)
-                .one(db)
-                .await?
-                .ok_or_else(|| AppError::NotFound("author".into()))?;
-            let tombstone = json!({"type": "Tombstone", "id": object});
-            return author_to_origin(db, state, &group, &author, "Delete", tombstone).await;
+        Changed::Argument(id) => {
+            let a = find::<argument::Entity>(db, id, "argument").await?;
+            let json = note_json(state, &a, &author, &proposal, &group)?;
+            (
+                to_json(serde_json::to_value(json))?,
+                DbArgument::new(state, a.clone())?.ap_id,
+                a.ap_id.is_none(),
+            )
         }
-        return Ok(());
-    }
-    contribution_deleted(db, state, &group, &object).await
+        Changed::Source(id) => {
+            let s = find::<source::Entity>(db, id, "source").await?;
+            let json = source_json(state, &s, &author, &proposal, &group)?;
+            (
+                to_json(serde_json::to_value(json))?,
+                DbSource::new(state, s.clone())?.ap_id,
+                s.ap_id.is_none(),
+            )
+        }
+    };
+    Ok(Loaded {
+        json,
+        id,
+        author,
+        group,
+        written_here,
+    })
 }
 
-/// An author's `Update` or `Delete` of their own contribution, sent to the Group of the
-/// consultation it belongs to, hosted on another node; that node applies its rules and relays.
+/// From the author of a contribution written here to the Group of the consultation hosted
+/// elsewhere that it belongs to.
 async fn author_to_origin(
     db: &impl ConnectionTrait,
     state: &AppState,
-    group: &consultation::Model,
-    author: &account::Model,
+    loaded: &Loaded,
     kind: &str,
     object: Value,
 ) -> AppResult<()> {
-    let group = DbGroup::new(state, group.clone())?;
-    let author_id = DbPerson::new(state, author.clone())?.ap_id;
+    let group = DbGroup::new(state, loaded.group.clone())?;
+    let author_id = DbPerson::new(state, loaded.author.clone())?.ap_id;
     let id = activity_id(state, &kind.to_lowercase())?;
     let activity = json!({
         "type": kind,
@@ -376,12 +155,98 @@ async fn author_to_origin(
         "to": [group.ap_id, AS_PUBLIC],
         "cc": [group.followers_url()],
     });
+    let inbox = group.inbox();
     delivery::enqueue(
         db,
         &id,
-        Signer::Account(author.id),
+        Signer::Account(loaded.author.id),
         &activity,
-        [group.inbox()],
+        [inbox],
     )
     .await
+}
+
+/// From a consultation hosted here to its followers.
+async fn group_to_followers(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    group: &consultation::Model,
+    kind: &str,
+    object: Value,
+) -> AppResult<()> {
+    let inboxes = follower_inboxes(db, state, group.id).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let actor = DbGroup::new(state, group.clone())?;
+    let id = activity_id(state, &kind.to_lowercase())?;
+    let activity = json!({
+        "type": kind,
+        "id": id,
+        "actor": actor.ap_id,
+        "object": object,
+        "to": [AS_PUBLIC],
+        "cc": [actor.followers_url()],
+    });
+    delivery::enqueue(db, &id, Signer::Consultation(group.id), &activity, inboxes).await
+}
+
+/// A new contribution: the Group announces the author's `Create` (FEP-1b12), or the author
+/// sends it to the consultation's own node.
+pub async fn created(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    changed: Changed,
+) -> AppResult<()> {
+    let loaded = load(db, state, changed).await?;
+    if loaded.group.ap_id.is_some() {
+        if loaded.written_here {
+            return author_to_origin(db, state, &loaded, "Create", loaded.json.clone()).await;
+        }
+        return Ok(());
+    }
+    let group = DbGroup::new(state, loaded.group.clone())?;
+    let author_id = DbPerson::new(state, loaded.author.clone())?.ap_id;
+    let create = json!({
+        "type": "Create",
+        "id": activity_id(state, "create")?,
+        "actor": author_id,
+        "object": loaded.json,
+        "to": [AS_PUBLIC, group.ap_id],
+        "cc": [group.followers_url()],
+    });
+    group_to_followers(db, state, &loaded.group, "Announce", create).await
+}
+
+/// An edit, new tallies or an official answer: the new version of the contribution.
+pub async fn updated(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    changed: Changed,
+) -> AppResult<()> {
+    let loaded = load(db, state, changed).await?;
+    if loaded.group.ap_id.is_some() {
+        if loaded.written_here {
+            return author_to_origin(db, state, &loaded, "Update", loaded.json.clone()).await;
+        }
+        return Ok(());
+    }
+    group_to_followers(db, state, &loaded.group, "Update", loaded.json).await
+}
+
+/// A withdrawal, or hiding by the moderators of the consultation's own node: a `Tombstone`.
+pub async fn deleted(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    changed: Changed,
+) -> AppResult<()> {
+    let loaded = load(db, state, changed).await?;
+    let tombstone = json!({"type": "Tombstone", "id": loaded.id});
+    if loaded.group.ap_id.is_some() {
+        if loaded.written_here {
+            return author_to_origin(db, state, &loaded, "Delete", tombstone).await;
+        }
+        return Ok(());
+    }
+    group_to_followers(db, state, &loaded.group, "Delete", tombstone).await
 }

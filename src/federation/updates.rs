@@ -8,15 +8,14 @@ use activitypub_federation::traits::{Activity, Object};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use url::Url;
 
 use super::activities::Contribution;
 use super::actors::DbGroup;
-use super::delivery::{self, Signer};
 use super::objects::{DbArgument, DbProposal};
+use super::publish::Changed;
 use super::sources::DbSource;
-use super::{AS_PUBLIC, FedData, publish};
+use super::{FedData, publish};
 use crate::app::AppState;
 use crate::domain::ensure_open;
 use crate::error::{AppError, AppResult};
@@ -73,6 +72,16 @@ async fn stored(data: &FedData, id: &Url) -> AppResult<Option<Stored>> {
         author,
         group,
     }))
+}
+
+impl Stored {
+    fn changed(&self) -> Changed {
+        match (self.source_id, self.argument_id) {
+            (Some(id), _) => Changed::Source(id),
+            (None, Some(id)) => Changed::Argument(id),
+            (None, None) => Changed::Proposal(self.proposal_id),
+        }
+    }
 }
 
 /// Who is speaking: the Group of a mirrored consultation, or the author.
@@ -155,22 +164,7 @@ impl Activity for UpdateObject {
             }
         }
         if local_consultation {
-            match stored.source_id {
-                Some(id) => {
-                    if let Some(model) = source::Entity::find_by_id(id).one(&data.db).await? {
-                        publish::source_updated(&data.db, data, &model).await?;
-                    }
-                }
-                None => {
-                    publish::contribution_updated(
-                        &data.db,
-                        data,
-                        stored.proposal_id,
-                        stored.argument_id,
-                    )
-                    .await?
-                }
-            }
+            publish::updated(&data.db, data, stored.changed()).await?;
         }
         Ok(())
     }
@@ -232,7 +226,7 @@ impl Activity for DeleteObject {
         }
         withdraw(&data.db, &stored).await?;
         if local_consultation {
-            publish::contribution_deleted(&data.db, data, &stored.group, self.object_id()).await?;
+            publish::deleted(&data.db, data, stored.changed()).await?;
         }
         Ok(())
     }
@@ -267,30 +261,4 @@ async fn withdraw(db: &impl ConnectionTrait, stored: &Stored) -> AppResult<()> {
         }
     }
     refresh_tally(db, stored.proposal_id).await
-}
-
-/// `Delete` of a contribution, sent by a local consultation's Group to its followers.
-pub async fn send_delete(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    group: &consultation::Model,
-    object: &Url,
-    inboxes: Vec<Url>,
-) -> AppResult<()> {
-    let actor = DbGroup::new(state, group.clone())?;
-    let id = Url::parse(&format!(
-        "{}/activities/delete/{}",
-        state.origin,
-        crate::services::accounts::random_token()
-    ))
-    .map_err(|e| AppError::Internal(e.into()))?;
-    let delete = json!({
-        "type": "Delete",
-        "id": id,
-        "actor": actor.ap_id,
-        "object": {"type": "Tombstone", "id": object},
-        "to": [AS_PUBLIC],
-        "cc": [actor.followers_url()],
-    });
-    delivery::enqueue(db, &id, Signer::Consultation(group.id), &delete, inboxes).await
 }

@@ -15,6 +15,7 @@ use url::Url;
 use super::actors::{DbGroup, DbPerson};
 use super::delivery::{self, Signer};
 use super::objects::DbProposal;
+use super::publish::Changed;
 use super::{FedData, publish};
 use crate::app::AppState;
 use crate::domain::{VoteValue, ensure_open};
@@ -227,7 +228,7 @@ impl Activity for VoteActivity {
             }
         }
         refresh_tally(&txn, proposal.id).await?;
-        publish::proposal_updated(&txn, data, proposal.id).await?;
+        publish::updated(&txn, data, Changed::Proposal(proposal.id)).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -278,7 +279,7 @@ impl Activity for UndoVote {
             .exec(&txn)
             .await?;
         refresh_tally(&txn, proposal.id).await?;
-        publish::proposal_updated(&txn, data, proposal.id).await?;
+        publish::updated(&txn, data, Changed::Proposal(proposal.id)).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::domain::{Actor, Stance, ensure_open};
 use crate::error::{AppError, AppResult};
 use crate::federation::participation::{self, Sent};
-use crate::federation::publish;
+use crate::federation::publish::{self, Changed};
 use crate::store::{self, argument, consultation, source};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -101,11 +101,7 @@ pub async fn add_argument(
     .insert(&txn)
     .await?;
     refresh_tally(&txn, proposal_id).await?;
-    if mirrored {
-        participation::send_argument(&txn, state, &model).await?;
-    } else {
-        crate::federation::publish::argument_created(&txn, state, &model).await?;
-    }
+    publish::created(&txn, state, Changed::Argument(model.id)).await?;
     txn.commit().await?;
     if mirrored {
         let origin = participation::origin_host(&consultation);
@@ -200,7 +196,7 @@ pub async fn update_argument(
     let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
-    publish::contribution_updated(&txn, state, proposal_id, Some(model.id)).await?;
+    publish::updated(&txn, state, Changed::Argument(model.id)).await?;
     txn.commit().await?;
     one_argument(state, model).await
 }
@@ -216,7 +212,7 @@ pub async fn withdraw_argument(state: &AppState, actor: &Actor, id: i32) -> AppR
     let txn = crate::store::begin_write(&state.db).await?;
     active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
-    publish::withdrawn(&txn, state, proposal_id, Some(id)).await?;
+    publish::deleted(&txn, state, Changed::Argument(id)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -237,7 +233,7 @@ pub async fn set_argument_hidden(
     refresh_tally(&txn, proposal_id).await?;
     // As for proposals: hiding on a mirror stays on this node.
     if hidden && consultation.ap_id.is_none() {
-        publish::withdrawn(&txn, state, proposal_id, Some(id)).await?;
+        publish::deleted(&txn, state, Changed::Argument(id)).await?;
     }
     txn.commit().await?;
     one_argument(state, model).await
@@ -274,11 +270,7 @@ pub async fn add_source(
     .insert(&txn)
     .await?;
     refresh_tally(&txn, proposal_id).await?;
-    if mirrored {
-        participation::send_source(&txn, state, &model).await?;
-    } else {
-        publish::source_created(&txn, state, &model).await?;
-    }
+    publish::created(&txn, state, Changed::Source(model.id)).await?;
     txn.commit().await?;
     if mirrored {
         let origin = participation::origin_host(&consultation);
@@ -362,7 +354,7 @@ pub async fn update_source(
     active.updated_at = Set(Utc::now());
     let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
-    publish::source_updated(&txn, state, &model).await?;
+    publish::updated(&txn, state, Changed::Source(model.id)).await?;
     txn.commit().await?;
     one_source(state, model).await
 }
@@ -377,7 +369,7 @@ pub async fn withdraw_source(state: &AppState, actor: &Actor, id: i32) -> AppRes
     let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
     refresh_tally(&txn, proposal_id).await?;
-    publish::source_withdrawn(&txn, state, &model).await?;
+    publish::deleted(&txn, state, Changed::Source(model.id)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -398,7 +390,7 @@ pub async fn set_source_hidden(
     refresh_tally(&txn, proposal_id).await?;
     // Hidden by the origin's moderators: gone from every mirror too.
     if hidden && consultation.ap_id.is_none() {
-        publish::source_withdrawn(&txn, state, &model).await?;
+        publish::deleted(&txn, state, Changed::Source(model.id)).await?;
     }
     txn.commit().await?;
     one_source(state, model).await

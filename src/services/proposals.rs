@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::domain::{Actor, ProposalState, Stance, VoteValue, ensure_open};
 use crate::error::{AppError, AppResult};
 use crate::federation::participation::{self, Sent};
-use crate::federation::publish;
+use crate::federation::publish::{self, Changed};
 use crate::store::{self, consultation, proposal};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -164,11 +164,7 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    if mirrored {
-        participation::send_proposal(&txn, state, &model).await?;
-    } else {
-        crate::federation::publish::proposal_created(&txn, state, &model).await?;
-    }
+    publish::created(&txn, state, Changed::Proposal(model.id)).await?;
     txn.commit().await?;
     if mirrored {
         let origin = participation::origin_host(&consultation);
@@ -298,7 +294,7 @@ pub async fn update(
     active.updated_at = Set(Utc::now());
     let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
-    publish::proposal_updated(&txn, state, model.id).await?;
+    publish::updated(&txn, state, Changed::Proposal(model.id)).await?;
     txn.commit().await?;
     one_view(state, &model).await
 }
@@ -313,7 +309,7 @@ pub async fn withdraw(state: &AppState, actor: &Actor, id: i32) -> AppResult<()>
     active.updated_at = Set(Utc::now());
     let txn = crate::store::begin_write(&state.db).await?;
     active.update(&txn).await?;
-    publish::withdrawn(&txn, state, id, None).await?;
+    publish::deleted(&txn, state, Changed::Proposal(id)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -335,7 +331,7 @@ pub async fn set_hidden(
     // Hidden by the origin's moderators: gone from every mirror too. Hiding on a mirror is
     // this node's own moderation and stays here.
     if hidden && consultation.ap_id.is_none() {
-        publish::withdrawn(&txn, state, id, None).await?;
+        publish::deleted(&txn, state, Changed::Proposal(id)).await?;
     }
     txn.commit().await?;
     one_view(state, &model).await
@@ -383,7 +379,7 @@ pub async fn answer(
     active.official_answer = Set(text);
     active.duplicate_of = Set(answer.duplicate_of);
     let model = active.update(&txn).await?;
-    publish::proposal_updated(&txn, state, id).await?;
+    publish::updated(&txn, state, Changed::Proposal(id)).await?;
     txn.commit().await?;
     one_view(state, &model).await
 }

@@ -11,6 +11,7 @@ use super::views::VoteCounts;
 use crate::app::AppState;
 use crate::domain::{Actor, VoteValue};
 use crate::error::AppResult;
+use crate::federation::publish::Changed;
 use crate::federation::{publish, votes};
 use crate::store::{proposal, vote};
 
@@ -101,7 +102,7 @@ pub async fn cast(
         votes::send_vote(&txn, state, previous.as_ref(), Some(&current)).await?;
     } else {
         refresh_tally(&txn, proposal_id).await?;
-        publish::proposal_updated(&txn, state, proposal_id).await?;
+        publish::updated(&txn, state, Changed::Proposal(proposal_id)).await?;
     }
     let votes = tallies(&txn, proposal_id).await?;
     txn.commit().await?;
@@ -125,7 +126,7 @@ pub async fn withdraw(state: &AppState, actor: &Actor, proposal_id: i32) -> AppR
             votes::send_vote(&txn, state, Some(row), None).await?;
         } else {
             refresh_tally(&txn, proposal_id).await?;
-            publish::proposal_updated(&txn, state, proposal_id).await?;
+            publish::updated(&txn, state, Changed::Proposal(proposal_id)).await?;
         }
     }
     let votes = tallies(&txn, proposal_id).await?;
