@@ -198,3 +198,105 @@ async fn a_contribution_arriving_after_closing_is_rejected_by_the_origin() {
     assert!(payload["summary"].as_str().unwrap().contains("closed"));
     assert_eq!(rejects[0].inbox, format!("{}/inbox", remote.url));
 }
+
+#[tokio::test]
+async fn a_remote_author_cannot_give_itself_the_organisers_answer_nor_list_a_group() {
+    let origin = TestApp::spawn_federating().await;
+    let remote = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    let remote_admin = remote.user_token("maire", Role::Admin).await;
+    remote.consultation(&remote_admin, "voisins", 30).await;
+    remote.create_user("claire", Role::Member, None).await;
+    let claire = accounts::find_by_username(&remote.state.db, "claire")
+        .await
+        .unwrap();
+    let claire = keys::ensure_account_keys(&remote.state, claire)
+        .await
+        .unwrap();
+    let claire = DbPerson::new(&remote.state, claire).unwrap();
+    let group = format!("{}/consultations/budget", origin.url);
+    let inbox = format!("{group}/inbox");
+    let page = |extra: Value| {
+        let mut page = json!({
+            "type": "Page",
+            "id": format!("{}/proposals/77", remote.url),
+            "attributedTo": claire.ap_id,
+            "name": "Ma proposition",
+            "content": "<p>Texte</p>",
+            "audience": group,
+        });
+        if let (Value::Object(page), Value::Object(extra)) = (&mut page, extra) {
+            page.extend(extra);
+        }
+        page
+    };
+    // Posting with a claimed verdict: stored, but as submitted, with no answer and no votes.
+    let create = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "type": "Create", "id": format!("{}/activities/create/1", remote.url), "actor": claire.ap_id,
+        "object": page(json!({"proposalState": "accepted", "officialAnswer": "Adoptée", "votes": {"agree": 5000, "mixed": 0, "disagree": 0}})),
+    });
+    assert_eq!(
+        send_signed(&remote, &claire, &inbox, &create, None).await,
+        StatusCode::ACCEPTED
+    );
+    // Then an Update naming another consultation, to pass for a mirror: refused.
+    let update = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "type": "Update", "id": format!("{}/activities/update/1", remote.url), "actor": claire.ap_id,
+        "object": page(json!({"audience": format!("{}/consultations/voisins", remote.url),
+                              "proposalState": "accepted", "officialAnswer": "Adoptée"})),
+    });
+    assert!(
+        send_signed(&remote, &claire, &inbox, &update, None)
+            .await
+            .is_client_error()
+    );
+    let (_, list) = origin
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/consultations/budget/proposals",
+            None,
+            None,
+        )
+        .await;
+    let stored = &list["items"][0];
+    assert_eq!(stored["title"], "Ma proposition");
+    assert_eq!(stored["state"], "submitted");
+    assert_eq!(stored["official_answer"], Value::Null);
+    assert_eq!(
+        stored["votes"],
+        json!({"agree": 0, "mixed": 0, "disagree": 0})
+    );
+
+    // A Group fetched while checking a request (here a badly signed one) is not a
+    // consultation of this node: it is neither listed nor open to posts.
+    let instance: InstanceActor = keys::instance_actor(&remote.state).await.unwrap();
+    let forged = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "type": "Follow", "id": format!("{}/activities/follow/g", remote.url),
+        "actor": format!("{}/consultations/voisins", remote.url), "object": group,
+    });
+    assert_eq!(
+        send_signed(
+            &remote,
+            &instance,
+            &format!("{}/inbox", origin.url),
+            &forged,
+            None
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, consultations) = origin
+        .api(reqwest::Method::GET, "/api/v1/consultations", None, None)
+        .await;
+    let slugs: Vec<&str> = consultations
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["budget"]);
+}

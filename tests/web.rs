@@ -871,6 +871,7 @@ async fn make_mirror(
     let mut active = model.into_active_model();
     active.slug = Set(mirrored.clone());
     active.ap_id = Set(Some(format!("{ORIGIN}/consultations/{slug}")));
+    active.mirrored = Set(true);
     active.inbox = Set(Some(format!("{ORIGIN}/consultations/{slug}/inbox")));
     active.update(db).await.expect("mirror consultation");
     for (ids, remote) in [(from_origin, true), (pending, false)] {

@@ -28,6 +28,7 @@ enum Consultations {
     Table,
     Id,
     ApId,
+    Mirrored,
     Inbox,
     SharedInbox,
     PublicKey,
@@ -176,6 +177,14 @@ impl MigrationTrait for Migration {
             m,
             Consultations::Table,
             timestamp_with_time_zone_null(Consultations::LastRefreshedAt),
+        )
+        .await?;
+        // A remote Group becomes a consultation of this node (listed, open to its members) only
+        // once one of them follows it, not merely because it was fetched.
+        add_column(
+            m,
+            Consultations::Table,
+            boolean(Consultations::Mirrored).default(false).take(),
         )
         .await?;
         unique_index(

@@ -142,17 +142,21 @@ impl Activity for Accept {
         let Some(group) = DbGroup::read_from_id(self.actor.inner().clone(), data).await? else {
             return Ok(());
         };
-        follow::Entity::update_many()
+        let accepted = follow::Entity::update_many()
             .col_expr(
                 follow::Column::State,
                 sea_orm::sea_query::Expr::value("accepted"),
             )
             .filter(follow::Column::ActivityId.eq(self.object.id.as_str()))
             .filter(follow::Column::ConsultationId.eq(group.model.id))
+            .filter(follow::Column::State.eq("pending"))
             .exec(&data.db)
             .await?;
-        // The debate so far, not only what comes next.
-        super::follows::spawn_backfill(data, group);
+        // The debate so far, not only what comes next; only for a follow of ours that this
+        // Accept answers.
+        if accepted.rows_affected > 0 {
+            super::follows::spawn_backfill(data, group);
+        }
         Ok(())
     }
 }
@@ -273,6 +277,13 @@ impl Contribution {
         let id = self.id().clone();
         // Our own contribution, announced back by its consultation's origin: it was accepted.
         if super::is_local(data, &id) {
+            let group = DbGroup::read_from_id(announcer.clone(), data).await?;
+            let sent_to = super::participation::contribution_consultation(data, &id).await?;
+            if group.is_none_or(|g| Some(g.model.id) != sent_to) {
+                return Err(AppError::Forbidden(
+                    "only the consultation it was sent to may accept it".into(),
+                ));
+            }
             return super::participation::record_verdict(data, &id, true, None).await;
         }
         let embedded_is_authoritative = super::verify_same_origin(&id, announcer).is_ok();
@@ -286,26 +297,50 @@ impl Contribution {
                 DbArgument::from_json(*note, data).await?;
             }
             Contribution::Page(_) => {
-                ObjectId::<DbProposal>::from(id)
+                // Fetched from its origin: it must belong to the announcing Group's debate.
+                let p = ObjectId::<DbProposal>::from(id)
                     .dereference_forced(data)
                     .await?;
+                ensure_announcer_hosts(data, announcer, p.model.id).await?;
             }
             Contribution::Source(source) if embedded_is_authoritative => {
                 DbSource::verify(&source, announcer, data).await?;
                 DbSource::from_json(*source, data).await?;
             }
             Contribution::Note(_) => {
-                ObjectId::<DbArgument>::from(id)
+                // Fetched from its origin: it must belong to the announcing Group's debate.
+                let a = ObjectId::<DbArgument>::from(id)
                     .dereference_forced(data)
                     .await?;
+                ensure_announcer_hosts(data, announcer, a.model.proposal_id).await?;
             }
             Contribution::Source(_) => {
-                ObjectId::<DbSource>::from(id)
+                // Fetched from its origin: it must belong to the announcing Group's debate.
+                let s = ObjectId::<DbSource>::from(id)
                     .dereference_forced(data)
                     .await?;
+                ensure_announcer_hosts(data, announcer, s.model.proposal_id).await?;
             }
         }
         Ok(())
+    }
+}
+
+/// The proposal must belong to the consultation whose Group announced it.
+async fn ensure_announcer_hosts(
+    data: &FedData,
+    announcer: &Url,
+    proposal_id: i32,
+) -> AppResult<()> {
+    let proposal = crate::store::proposal::Entity::find_by_id(proposal_id)
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    match DbGroup::read_from_id(announcer.clone(), data).await? {
+        Some(group) if group.model.id == proposal.consultation_id => Ok(()),
+        _ => Err(AppError::Forbidden(
+            "a consultation announces only its own debate".into(),
+        )),
     }
 }
 
@@ -356,13 +391,15 @@ impl Activity for Announce {
             Contribution::Note(note) => Some(note.in_reply_to.inner().clone()),
             Contribution::Source(source) => Some(source.in_reply_to.inner().clone()),
         };
-        if let Some(parent) = parent
-            && let Some(proposal) = DbProposal::read_from_id(parent, data).await?
-            && proposal.model.consultation_id != group.model.id
-        {
-            return Err(AppError::Forbidden(
-                "a consultation announces only replies to its own proposals".into(),
-            ));
+        if let Some(parent) = parent {
+            // Proposals are announced before their replies: an unknown parent is not fetched
+            // on a Group's word.
+            let known = DbProposal::read_from_id(parent, data).await?;
+            if known.is_none_or(|p| p.model.consultation_id != group.model.id) {
+                return Err(AppError::Forbidden(
+                    "a consultation announces only replies to its own proposals".into(),
+                ));
+            }
         }
         if let Announced::Create(create) = &self.object {
             // The Create speaks for its author: both must be on the object's host.

@@ -66,6 +66,14 @@ pub struct Source {
     pub media_type: String,
 }
 
+/// A shared inbox counts only on the actor's own server: deliveries for the actor go there.
+fn own_shared_inbox(id: &Url, endpoints: Option<Endpoints>) -> Option<String> {
+    endpoints
+        .and_then(|e| e.shared_inbox)
+        .filter(|inbox| super::verify_same_origin(inbox, id).is_ok())
+        .map(|u| u.to_string())
+}
+
 // ---- Person ----
 
 #[derive(Clone, Debug)]
@@ -202,10 +210,7 @@ impl Object for DbPerson {
         active.display_name = Set(display);
         active.verified_label = Set(verified);
         active.inbox = Set(Some(json.inbox.to_string()));
-        active.shared_inbox = Set(json
-            .endpoints
-            .and_then(|e| e.shared_inbox)
-            .map(|u| u.to_string()));
+        active.shared_inbox = Set(own_shared_inbox(&id, json.endpoints));
         active.public_key = Set(Some(json.public_key.public_key_pem));
         active.last_refreshed_at = Set(Some(Utc::now()));
         let model = active.save(&data.db).await?.try_into_model()?;
@@ -384,10 +389,7 @@ impl Object for DbGroup {
         active.closes_at = Set(closes_at);
         active.updated_at = Set(json.updated.unwrap_or(now));
         active.inbox = Set(Some(json.inbox.to_string()));
-        active.shared_inbox = Set(json
-            .endpoints
-            .and_then(|e| e.shared_inbox)
-            .map(|u| u.to_string()));
+        active.shared_inbox = Set(own_shared_inbox(&id, json.endpoints));
         active.public_key = Set(Some(json.public_key.public_key_pem));
         active.last_refreshed_at = Set(Some(now));
         let model = active.save(&data.db).await?.try_into_model()?;

@@ -97,6 +97,14 @@ pub async fn follow(data: &FedData, follower: &Actor, target: &str) -> AppResult
     });
     let inbox = activitypub_federation::traits::Actor::inbox(&group);
     let txn = crate::store::begin_write(&data.db).await?;
+    consultation::Entity::update_many()
+        .col_expr(
+            consultation::Column::Mirrored,
+            sea_orm::sea_query::Expr::value(true),
+        )
+        .filter(consultation::Column::Id.eq(group.model.id))
+        .exec(&txn)
+        .await?;
     let row = follow::ActiveModel {
         follower_id: Set(follower.account_id),
         consultation_id: Set(group.model.id),

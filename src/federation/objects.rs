@@ -187,32 +187,75 @@ impl Object for DbProposal {
     }
 
     async fn from_json(json: Page, data: &FedData) -> AppResult<Self> {
+        store_page(json, data, NewIn::MirrorsOnly).await
+    }
+}
+
+/// Where a contribution that is not stored yet may be created. Fetching, announcing and
+/// backfilling only fill mirrors; only the inbox's `Create`, after the consultation's rules
+/// were applied, adds to a consultation hosted here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewIn {
+    MirrorsOnly,
+    AnyConsultation,
+}
+
+/// The consultation a stored or incoming contribution belongs to. A stored one stays where it
+/// is: an incoming copy naming another consultation is refused.
+pub(crate) async fn consultation_for(
+    data: &FedData,
+    stored: Option<i32>,
+    named: Option<&Url>,
+    new_in: NewIn,
+) -> AppResult<DbGroup> {
+    if let Some(consultation_id) = stored {
+        let model = consultation::Entity::find_by_id(consultation_id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+        let group = DbGroup::new(data, model)?;
+        if named.is_some_and(|n| *n != group.ap_id) {
+            return Err(AppError::Forbidden(
+                "a contribution cannot move to another consultation".into(),
+            ));
+        }
+        return Ok(group);
+    }
+    let named = named.ok_or_else(|| AppError::BadInput("no consultation named".into()))?;
+    let group = DbGroup::read_from_id(named.clone(), data)
+        .await?
+        .ok_or_else(|| AppError::BadInput("that consultation is not followed here".into()))?;
+    if group.is_local() && new_in == NewIn::MirrorsOnly {
+        return Err(AppError::Forbidden(
+            "contributions to a consultation hosted here arrive through its inbox".into(),
+        ));
+    }
+    Ok(group)
+}
+
+pub async fn store_page(json: Page, data: &FedData, new_in: NewIn) -> AppResult<DbProposal> {
+    {
         if super::is_local(data, json.id.inner()) {
             return accept_origin_fields(json, data).await;
         }
-        let group_id = json
-            .audience
-            .clone()
-            .or_else(|| {
-                json.to
-                    .iter()
-                    .chain(&json.cc)
-                    .next()
-                    .cloned()
-                    .map(Into::into)
-            })
-            .ok_or_else(|| AppError::BadInput("the Page names no consultation".into()))?;
-        let group = DbGroup::read_from_id(group_id.inner().clone(), data)
-            .await?
-            .ok_or_else(|| {
-                AppError::BadInput("the Page's consultation is not followed here".into())
-            })?;
-        let author = json.attributed_to.dereference(data).await?;
-        let id = json.id.inner().to_string();
         let existing = proposal::Entity::find()
-            .filter(proposal::Column::ApId.eq(id.as_str()))
+            .filter(proposal::Column::ApId.eq(json.id.inner().as_str()))
             .one(&data.db)
             .await?;
+        let named = json
+            .audience
+            .as_ref()
+            .map(|a| a.inner().clone())
+            .or_else(|| json.to.iter().chain(&json.cc).next().cloned());
+        let group = consultation_for(
+            data,
+            existing.as_ref().map(|p| p.consultation_id),
+            named.as_ref(),
+            new_in,
+        )
+        .await?;
+        let author = json.attributed_to.dereference(data).await?;
+        let id = json.id.inner().to_string();
         let now = Utc::now();
         let mut active: proposal::ActiveModel = match existing {
             Some(model) => model.into(),
@@ -246,15 +289,14 @@ impl Object for DbProposal {
             }
         } else {
             // A mirror shows what the consultation's origin publishes.
-            let tally = json.votes.clone().unwrap_or_default();
+            let tally = json.votes.clone().unwrap_or_default().bounded();
             let state = json.proposal_state.unwrap_or(ProposalState::Submitted);
             active.state = Set(state.as_str().to_owned());
-            active.official_answer = Set(json.official_answer.map(|a| html_to_text(&a)));
-            active.agree = Set(tally.agree.max(0));
-            active.mixed = Set(tally.mixed.max(0));
-            active.disagree = Set(tally.disagree.max(0));
-            active.vote_count =
-                Set(tally.agree.max(0) + tally.mixed.max(0) + tally.disagree.max(0));
+            active.official_answer = Set(json.official_answer.map(|a| bounded_text(&a)));
+            active.agree = Set(tally.agree);
+            active.mixed = Set(tally.mixed);
+            active.disagree = Set(tally.disagree);
+            active.vote_count = Set(tally.agree + tally.mixed + tally.disagree);
         }
         let model = active.save(&data.db).await?.try_into_model()?;
         DbProposal::new(data, model)
@@ -267,18 +309,34 @@ async fn accept_origin_fields(json: Page, data: &FedData) -> AppResult<DbProposa
     let local = DbProposal::read_from_id(json.id.inner().clone(), data)
         .await?
         .ok_or_else(|| AppError::NotFound("no such proposal here".into()))?;
-    let tally = json.votes.unwrap_or_default();
+    let tally = json.votes.unwrap_or_default().bounded();
     let mut active: proposal::ActiveModel = local.model.into();
-    active.agree = Set(tally.agree.max(0));
-    active.mixed = Set(tally.mixed.max(0));
-    active.disagree = Set(tally.disagree.max(0));
-    active.vote_count = Set(tally.agree.max(0) + tally.mixed.max(0) + tally.disagree.max(0));
+    active.agree = Set(tally.agree);
+    active.mixed = Set(tally.mixed);
+    active.disagree = Set(tally.disagree);
+    active.vote_count = Set(tally.agree + tally.mixed + tally.disagree);
     if let Some(state) = json.proposal_state {
         active.state = Set(state.as_str().to_owned());
     }
-    active.official_answer = Set(json.official_answer.map(|a| html_to_text(&a)));
+    active.official_answer = Set(json.official_answer.map(|a| bounded_text(&a)));
     let model = active.update(&data.db).await?;
     DbProposal::new(data, model)
+}
+
+impl Tally {
+    /// Counts from another server: never negative, and small enough that their sum fits.
+    fn bounded(self) -> Self {
+        const MAX: i32 = 100_000_000;
+        Tally {
+            agree: self.agree.clamp(0, MAX),
+            mixed: self.mixed.clamp(0, MAX),
+            disagree: self.disagree.clamp(0, MAX),
+        }
+    }
+}
+
+fn bounded_text(html: &str) -> String {
+    html_to_text(html).chars().take(BODY_MAX).collect()
 }
 
 impl From<&Tally> for VoteCounts {
@@ -431,22 +489,66 @@ impl Object for DbArgument {
     }
 
     async fn from_json(json: Note, data: &FedData) -> AppResult<Self> {
+        store_note(json, data, NewIn::MirrorsOnly).await
+    }
+}
+
+/// The proposal a reply belongs to: the stored one for a known reply (an incoming copy
+/// replying to something else is refused), else its parent, which must be in a consultation
+/// where `new_in` allows new contributions.
+pub(crate) async fn parent_proposal(
+    data: &FedData,
+    stored_proposal: Option<i32>,
+    in_reply_to: &ObjectId<DbProposal>,
+    new_in: NewIn,
+) -> AppResult<DbProposal> {
+    if let Some(id) = stored_proposal {
+        let model = proposal::Entity::find_by_id(id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+        let parent = DbProposal::new(data, model)?;
+        if parent.ap_id != *in_reply_to.inner() {
+            return Err(AppError::Forbidden(
+                "a reply cannot move to another proposal".into(),
+            ));
+        }
+        return Ok(parent);
+    }
+    let parent = in_reply_to.dereference(data).await?;
+    let consultation = consultation::Entity::find_by_id(parent.model.consultation_id)
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+    let group = DbGroup::new(data, consultation)?;
+    consultation_for(data, None, Some(&group.ap_id), new_in).await?;
+    Ok(parent)
+}
+
+pub async fn store_note(json: Note, data: &FedData, new_in: NewIn) -> AppResult<DbArgument> {
+    {
         if super::is_local(data, json.id.inner()) {
             // Our own argument sent back by its consultation's origin: ours is the original.
             return DbArgument::read_from_id(json.id.inner().clone(), data)
                 .await?
                 .ok_or_else(|| AppError::NotFound("no such argument here".into()));
         }
-        let proposal = json.in_reply_to.dereference(data).await?;
-        let author = json.attributed_to.dereference(data).await?;
-        let stance = json
-            .stance
-            .ok_or_else(|| AppError::BadInput("an argument needs a stance".into()))?;
         let id = json.id.inner().to_string();
         let existing = argument::Entity::find()
             .filter(argument::Column::ApId.eq(id.as_str()))
             .one(&data.db)
             .await?;
+        let proposal = parent_proposal(
+            data,
+            existing.as_ref().map(|a| a.proposal_id),
+            &json.in_reply_to,
+            new_in,
+        )
+        .await?;
+        let author = json.attributed_to.dereference(data).await?;
+        let stance = json
+            .stance
+            .ok_or_else(|| AppError::BadInput("an argument needs a stance".into()))?;
         let now = Utc::now();
         let mut active: argument::ActiveModel = match existing {
             Some(model) => model.into(),
@@ -465,7 +567,7 @@ impl Object for DbArgument {
         active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
         active.updated_at = Set(json.updated.unwrap_or(now));
         let model = active.save(&data.db).await?.try_into_model()?;
-        refresh_tally(&data.db, proposal.model.id).await?;
+        refresh_tally(&data.db, model.proposal_id).await?;
         DbArgument::new(data, model)
     }
 }

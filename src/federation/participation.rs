@@ -18,9 +18,9 @@ use url::Url;
 use super::activities::{Contribution, CreateContribution};
 use super::actors::{DbGroup, DbPerson, Group, local_segment};
 use super::delivery::{self, Signer};
-use super::objects::{DbArgument, DbProposal};
+use super::objects::{DbArgument, DbProposal, NewIn, store_note, store_page};
 use super::publish::Changed;
-use super::sources::DbSource;
+use super::sources::{DbSource, store_source};
 use super::{AS_PUBLIC, FedData, host_of, publish};
 use crate::app::AppState;
 use crate::domain::ensure_open;
@@ -39,11 +39,6 @@ fn new_id(state: &AppState, kind: &str) -> AppResult<Url> {
 
 // ---- follower node: the verdict on a contribution sent to its origin ----
 
-pub enum Verdict {
-    Accepted,
-    Pending,
-}
-
 /// A contribution posted here to a consultation hosted elsewhere.
 #[derive(Debug, Clone, Copy)]
 pub enum Sent {
@@ -54,7 +49,7 @@ pub enum Sent {
 
 /// Waits up to ten seconds for the origin's verdict on a contribution sent from here: a
 /// refusal is the origin's error; no answer yet leaves it pending.
-pub async fn await_verdict(state: &AppState, sent: Sent, origin: &str) -> AppResult<Verdict> {
+pub async fn await_verdict(state: &AppState, sent: Sent, origin: &str) -> AppResult<()> {
     for _ in 0..100 {
         let (status, note) = match sent {
             Sent::Proposal(id) => proposal::Entity::find_by_id(id)
@@ -72,7 +67,7 @@ pub async fn await_verdict(state: &AppState, sent: Sent, origin: &str) -> AppRes
         }
         .unwrap_or_default();
         match status.as_deref() {
-            Some("accepted") => return Ok(Verdict::Accepted),
+            Some("accepted") => return Ok(()),
             Some("rejected") => {
                 return Err(AppError::NotOpen(format!(
                     "refused by {origin}, where this consultation is hosted: {}",
@@ -82,7 +77,7 @@ pub async fn await_verdict(state: &AppState, sent: Sent, origin: &str) -> AppRes
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-    Ok(Verdict::Pending)
+    Ok(())
 }
 
 /// Marks a contribution of ours as accepted (its origin announced it) or rejected.
@@ -219,22 +214,46 @@ impl Activity for CreateContribution {
         let group = target_group(&self.object, data).await?.ok_or_else(|| {
             AppError::BadInput("not addressed to a consultation of this node".into())
         })?;
+        // A contribution is created once: a second Create of a known id changes nothing (its
+        // changes come as Update, under the rules of its own consultation).
+        let id = self.object.id().clone();
+        if DbProposal::read_from_id(id.clone(), data).await?.is_some()
+            || DbArgument::read_from_id(id.clone(), data).await?.is_some()
+            || DbSource::read_from_id(id, data).await?.is_some()
+        {
+            return Ok(());
+        }
         let author = self.actor.dereference(data).await?;
-        // The same rule as for local posts: nothing enters outside the participation period.
-        if let Err(refusal) = ensure_open(group.model.opens_at, group.model.closes_at, Utc::now()) {
+        // The same rules as for local posts: the participation period, and a reply needs a
+        // visible proposal.
+        let parent = match &self.object {
+            Contribution::Page(_) => None,
+            Contribution::Note(note) => Some(note.in_reply_to.inner().clone()),
+            Contribution::Source(source) => Some(source.in_reply_to.inner().clone()),
+        };
+        let verdict = match parent {
+            None => ensure_open(group.model.opens_at, group.model.closes_at, Utc::now()),
+            Some(parent) => match DbProposal::read_from_id(parent, data).await? {
+                Some(proposal) => {
+                    crate::services::proposals::ensure_takes_part(&proposal.model, &group.model)
+                }
+                None => Err(AppError::NotFound("no such proposal".into())),
+            },
+        };
+        if let Err(refusal) = verdict {
             return reject(data, &group, &author, &self, &refusal.to_string()).await;
         }
         match self.object {
             Contribution::Page(page) => {
-                let stored = DbProposal::from_json(*page, data).await?;
+                let stored = store_page(*page, data, NewIn::AnyConsultation).await?;
                 publish::created(&data.db, data, Changed::Proposal(stored.model.id)).await
             }
             Contribution::Note(note) => {
-                let stored = DbArgument::from_json(*note, data).await?;
+                let stored = store_note(*note, data, NewIn::AnyConsultation).await?;
                 publish::created(&data.db, data, Changed::Argument(stored.model.id)).await
             }
             Contribution::Source(source) => {
-                let stored = DbSource::from_json(*source, data).await?;
+                let stored = store_source(*source, data, NewIn::AnyConsultation).await?;
                 publish::created(&data.db, data, Changed::Source(stored.model.id)).await
             }
         }
@@ -331,7 +350,10 @@ impl Activity for Reject {
     }
 }
 
-async fn contribution_consultation(data: &FedData, object: &Url) -> AppResult<Option<i32>> {
+pub(crate) async fn contribution_consultation(
+    data: &FedData,
+    object: &Url,
+) -> AppResult<Option<i32>> {
     if let Some(id) = local_segment(data, object, "/proposals/").and_then(|s| s.parse::<i32>().ok())
     {
         return Ok(proposal::Entity::find_by_id(id)

@@ -107,7 +107,7 @@ impl Activity for Flag {
     }
 
     async fn verify(&self, data: &FedData) -> AppResult<()> {
-        for object in &self.object {
+        for object in self.object.iter().take(20) {
             if local_consultation_of(data, object).await?.is_some() {
                 return Ok(());
             }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::actors::{DbGroup, DbPerson, clean_name, local_segment};
-use super::objects::DbProposal;
+use super::objects::{DbProposal, NewIn, parent_proposal};
 use super::{AS_PUBLIC, FedData};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -188,6 +188,12 @@ impl Object for DbSource {
     }
 
     async fn from_json(json: SourceNote, data: &FedData) -> AppResult<Self> {
+        store_source(json, data, NewIn::MirrorsOnly).await
+    }
+}
+
+pub async fn store_source(json: SourceNote, data: &FedData, new_in: NewIn) -> AppResult<DbSource> {
+    {
         if super::is_local(data, json.id.inner()) {
             return DbSource::read_from_id(json.id.inner().clone(), data)
                 .await?
@@ -199,13 +205,19 @@ impl Object for DbSource {
             .find(|a| a.kind == "Link")
             .ok_or_else(|| AppError::BadInput("a source needs a Link attachment".into()))?;
         let link = checked_url(link.href.as_str())?;
-        let proposal = json.in_reply_to.dereference(data).await?;
-        let author = json.attributed_to.dereference(data).await?;
         let id = json.id.inner().to_string();
         let existing = source::Entity::find()
             .filter(source::Column::ApId.eq(id.as_str()))
             .one(&data.db)
             .await?;
+        let proposal = parent_proposal(
+            data,
+            existing.as_ref().map(|s| s.proposal_id),
+            &json.in_reply_to,
+            new_in,
+        )
+        .await?;
+        let author = json.attributed_to.dereference(data).await?;
         let now = Utc::now();
         let mut active: source::ActiveModel = match existing {
             Some(model) => model.into(),
@@ -227,7 +239,7 @@ impl Object for DbSource {
             .filter(|d| !d.trim().is_empty()));
         active.updated_at = Set(json.updated.unwrap_or(now));
         let model = active.save(&data.db).await?.try_into_model()?;
-        refresh_tally(&data.db, proposal.model.id).await?;
+        refresh_tally(&data.db, model.proposal_id).await?;
         DbSource::new(data, model)
     }
 }

@@ -130,6 +130,17 @@ impl Activity for UpdateObject {
         let stored = stored(data, self.object.id())
             .await?
             .ok_or_else(|| AppError::NotFound("unknown object".into()))?;
+        let same_kind = matches!(
+            (&self.object, stored.changed()),
+            (Contribution::Page(_), Changed::Proposal(_))
+                | (Contribution::Note(_), Changed::Argument(_))
+                | (Contribution::Source(_), Changed::Source(_))
+        );
+        if !same_kind {
+            return Err(AppError::BadInput(
+                "an Update cannot change what kind of contribution it is".into(),
+            ));
+        }
         if let Authority::Author = authority(&self.actor, &stored, data)? {
             super::verify_same_origin(&self.actor, self.object.id())?;
             // On a mirror, changes come from the consultation's own node, which checked them;

@@ -191,10 +191,7 @@ impl Activity for VoteActivity {
     async fn receive(self, data: &FedData) -> AppResult<()> {
         let (proposal, group) = counted_here(data, self.object.inner()).await?;
         // The same rules as for a local vote: open period, visible proposal.
-        ensure_open(group.opens_at, group.closes_at, Utc::now())?;
-        if proposal.hidden || proposal.withdrawn {
-            return Err(AppError::Conflict("this proposal takes no votes".into()));
-        }
+        crate::services::proposals::ensure_takes_part(&proposal, &group)?;
         let voter = self.actor.dereference(data).await?;
         let value = self.value()?;
         // One transaction: the vote, the recount and the published tallies stay together.
@@ -272,12 +269,15 @@ impl Activity for UndoVote {
         };
         let value = self.object.value()?;
         let txn = crate::store::begin_write(&data.db).await?;
-        vote::Entity::delete_many()
+        let mut undone = vote::Entity::delete_many()
             .filter(vote::Column::ProposalId.eq(proposal.id))
             .filter(vote::Column::AccountId.eq(voter.model.id))
-            .filter(vote::Column::Value.eq(value.as_str()))
-            .exec(&txn)
-            .await?;
+            .filter(vote::Column::Value.eq(value.as_str()));
+        // A late Undo does not take back a newer vote of the same value.
+        if let Some(published) = self.object.published {
+            undone = undone.filter(vote::Column::UpdatedAt.lte(published));
+        }
+        undone.exec(&txn).await?;
         refresh_tally(&txn, proposal.id).await?;
         publish::updated(&txn, data, Changed::Proposal(proposal.id)).await?;
         txn.commit().await?;

@@ -81,9 +81,18 @@ pub async fn create(
     Ok(consultation_view(state, &model, 0))
 }
 
+/// Consultations of this node: its own, and the remote ones its members follow (others that
+/// were merely fetched, e.g. while checking a signature, are not shown nor open to posts).
+fn shown() -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(consultation::Column::ApId.is_null())
+        .add(consultation::Column::Mirrored.eq(true))
+}
+
 pub async fn find(state: &AppState, slug: &str) -> AppResult<consultation::Model> {
     consultation::Entity::find()
         .filter(consultation::Column::Slug.eq(slug))
+        .filter(shown())
         .one(&state.db)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no consultation '{slug}' on this node")))
@@ -110,6 +119,7 @@ pub async fn list(
     only: Option<ConsultationState>,
 ) -> AppResult<Vec<ConsultationView>> {
     let models = consultation::Entity::find()
+        .filter(shown())
         .order_by_desc(consultation::Column::OpensAt)
         .all(&state.db)
         .await?;

@@ -317,8 +317,13 @@ async fn load_source(
     let model = source::Entity::find_by_id(id)
         .one(&state.db)
         .await?
-        .filter(|s| !s.withdrawn && (!s.hidden || viewer.is_some_and(Actor::is_moderator)))
+        .filter(|s| !s.hidden || viewer.is_some_and(Actor::is_moderator))
         .ok_or_else(|| AppError::NotFound(format!("no source {id}")))?;
+    if model.withdrawn {
+        return Err(AppError::Gone(format!(
+            "source {id} was withdrawn by its author"
+        )));
+    }
     let (_, consultation) = load(&state.db, model.proposal_id, viewer).await?;
     Ok((model, consultation))
 }

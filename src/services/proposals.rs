@@ -109,20 +109,35 @@ pub(crate) async fn load(
     Ok((proposal, consultation))
 }
 
-/// Loads a proposal that is about to receive a contribution or a vote: it must be visible and
-/// its consultation open.
+/// The rule for taking part on a proposal (arguing, adding a source, voting), wherever the
+/// request comes from: its consultation is open and the proposal is visible.
+pub(crate) fn ensure_takes_part(
+    proposal: &proposal::Model,
+    consultation: &consultation::Model,
+) -> AppResult<()> {
+    ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
+    if proposal.withdrawn {
+        return Err(AppError::Gone(format!(
+            "proposal #{} was withdrawn by its author",
+            proposal.number
+        )));
+    }
+    if proposal.hidden {
+        return Err(AppError::Conflict(
+            "this proposal is hidden by the moderators".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Loads a proposal that is about to receive a contribution or a vote.
 pub(crate) async fn load_for_participation(
     db: &impl ConnectionTrait,
     id: i32,
     actor: &Actor,
 ) -> AppResult<(proposal::Model, consultation::Model)> {
     let (proposal, consultation) = load(db, id, Some(actor)).await?;
-    ensure_open(consultation.opens_at, consultation.closes_at, Utc::now())?;
-    if proposal.hidden {
-        return Err(AppError::Conflict(
-            "this proposal is hidden by the moderators".into(),
-        ));
-    }
+    ensure_takes_part(&proposal, &consultation)?;
     Ok((proposal, consultation))
 }
 

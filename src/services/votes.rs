@@ -51,7 +51,6 @@ async fn tallies(db: &impl ConnectionTrait, proposal_id: i32) -> AppResult<VoteC
     .unwrap_or_default())
 }
 
-/// Casts or changes the caller's vote. Voting the same way twice changes nothing.
 /// Casts or changes the caller's vote. Voting the same way twice changes nothing. On a
 /// consultation hosted elsewhere the vote is kept here (to show the caller's choice) and sent
 /// to the origin, which alone counts it; the tallies shown are the origin's.

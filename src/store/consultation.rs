@@ -24,6 +24,8 @@ pub struct Model {
     pub public_key: Option<String>,
     pub private_key: Option<String>,
     pub last_refreshed_at: Option<DateTimeUtc>,
+    /// For a remote consultation: a member of this node followed it, so it is mirrored here.
+    pub mirrored: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
