@@ -163,6 +163,35 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         person["links"][0]["href"],
         format!("{}/users/agent", ministry.url)
     );
+    let node_actor = get(
+        &http,
+        format!(
+            "{}/.well-known/webfinger?resource=acct:localhost@{}",
+            ministry.url,
+            ministry.host()
+        ),
+    )
+    .await;
+    assert_eq!(
+        node_actor["links"][0]["href"],
+        format!("{}/actor", ministry.url)
+    );
+    let application: Value = http
+        .get(format!("{}/actor", ministry.url))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(application["type"], "Application");
+    assert!(
+        application["publicKey"]["publicKeyPem"]
+            .as_str()
+            .unwrap()
+            .contains("PUBLIC KEY")
+    );
     let nodeinfo = get(&http, format!("{}/nodeinfo/2.1", ministry.url)).await;
     assert_eq!(nodeinfo["software"]["name"], "palabre");
     assert_eq!(nodeinfo["protocols"], json!(["activitypub"]));

@@ -504,7 +504,7 @@ impl InstanceActor {
         Ok(Application {
             kind: ApplicationType::Application,
             id: id.clone().into(),
-            preferred_username: host_of(id),
+            preferred_username: id.host_str().unwrap_or_default().to_owned(),
             name: self.name.clone(),
             inbox: parse_url(&format!("{id}/inbox"))?,
             outbox: parse_url(&format!("{id}/outbox"))?,

@@ -93,15 +93,26 @@ async fn webfinger(
     let name = extract_webfinger_name(&query.resource, &data).map_err(|_| {
         AppError::NotFound(format!("no such account on this node: {}", query.resource))
     })?;
-    let found = handle::Entity::find_by_id(name.to_owned())
-        .one(&data.db)
-        .await?
-        .ok_or_else(|| {
-            AppError::NotFound(format!("no such account on this node: {}", query.resource))
-        })?;
-    let (url, kind) = match found.kind.as_str() {
-        "consultation" => (data.consultation_url(name), "Group"),
-        _ => (data.account_url(name), "Person"),
+    // The node's own actor answers to its host name, as Mastodon's does (`acct:host@host`).
+    let host = data
+        .settings
+        .server
+        .public_url
+        .host_str()
+        .unwrap_or_default();
+    let (url, kind) = if name == host {
+        (format!("{}/actor", data.origin), "Application")
+    } else {
+        let found = handle::Entity::find_by_id(name.to_owned())
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| {
+                AppError::NotFound(format!("no such account on this node: {}", query.resource))
+            })?;
+        match found.kind.as_str() {
+            "consultation" => (data.consultation_url(name), "Group"),
+            _ => (data.account_url(name), "Person"),
+        }
     };
     let url = Url::parse(&url).map_err(|e| AppError::Internal(e.into()))?;
     Ok(axum::Json(build_webfinger_response_with_type(
