@@ -1121,3 +1121,25 @@ async fn reports_reach_the_moderation_queue() {
     assert_eq!(queue[0]["object"], argument["url"]);
     assert_eq!(queue[0]["forwarded"], false);
 }
+
+#[tokio::test]
+async fn one_person_voting_many_times_at_once_counts_once() {
+    let d = debate().await;
+    let proposal = d.propose(&d.alice, "Vote simultané").await;
+    let path = format!("/api/v1/proposals/{}/vote", proposal["id"]);
+    let votes = (0..8).map(|i| {
+        let value = if i % 2 == 0 { "agree" } else { "disagree" };
+        d.app
+            .api(PUT, &path, Some(&d.bob), Some(json!({"value": value})))
+    });
+    // join_all polls them together, so the requests really overlap.
+    for (status, body) in futures_util::future::join_all(votes).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, page) = d.proposal(None, proposal["id"].as_i64().unwrap()).await;
+    let votes = &page["votes"];
+    let total = votes["agree"].as_i64().unwrap()
+        + votes["mixed"].as_i64().unwrap()
+        + votes["disagree"].as_i64().unwrap();
+    assert_eq!(total, 1, "{votes}");
+}

@@ -10,7 +10,7 @@ use super::refresh_tally;
 use super::views::VoteCounts;
 use crate::app::AppState;
 use crate::domain::{Actor, VoteValue};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::federation::publish::Changed;
 use crate::federation::{publish, votes};
 use crate::store::{proposal, vote};
@@ -55,6 +55,31 @@ async fn tallies(db: &impl ConnectionTrait, proposal_id: i32) -> AppResult<VoteC
 /// consultation hosted elsewhere the vote is kept here (to show the caller's choice) and sent
 /// to the origin, which alone counts it; the tallies shown are the origin's.
 pub async fn cast(
+    state: &AppState,
+    actor: &Actor,
+    proposal_id: i32,
+    value: VoteValue,
+) -> AppResult<VoteResult> {
+    // Two requests of one person at once both find no vote and both insert: the database's
+    // one-vote-per-person index refuses the second, which then runs again and sees the first.
+    for _ in 0..2 {
+        match cast_once(state, actor, proposal_id, value).await {
+            Err(AppError::Internal(err)) if is_unique_violation(&err) => continue,
+            other => return other,
+        }
+    }
+    cast_once(state, actor, proposal_id, value).await
+}
+
+fn is_unique_violation(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<sea_orm::DbErr>()
+            .and_then(sea_orm::DbErr::sql_err),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+async fn cast_once(
     state: &AppState,
     actor: &Actor,
     proposal_id: i32,
