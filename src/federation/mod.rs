@@ -98,3 +98,35 @@ pub fn verify_same_origin(a: &url::Url, b: &url::Url) -> crate::error::AppResult
         )))
     }
 }
+
+/// A contribution stored here by its ActivityPub id: a local one by the number in its path
+/// (`{origin}{prefix}{id}`), a remote one by its stored `ap_id`.
+pub(crate) async fn find_by_ap_id<E>(
+    state: &AppState,
+    id: &url::Url,
+    prefix: &str,
+    ap_id: E::Column,
+) -> crate::error::AppResult<Option<E::Model>>
+where
+    E: sea_orm::EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
+{
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(match actors::local_segment(state, id, prefix) {
+        Some(local) => match local.parse::<i32>() {
+            Ok(pk) => {
+                E::find_by_id(pk)
+                    .filter(ap_id.is_null())
+                    .one(&state.db)
+                    .await?
+            }
+            Err(_) => None,
+        },
+        None => {
+            E::find()
+                .filter(ap_id.eq(id.as_str()))
+                .one(&state.db)
+                .await?
+        }
+    })
+}

@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryI
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::actors::{DbGroup, DbPerson, Source, clean_name, local_segment};
+use super::actors::{DbGroup, DbPerson, Source, clean_name};
 use super::{AS_PUBLIC, FedData};
 use crate::app::AppState;
 use crate::domain::{ProposalState, Stance};
@@ -143,24 +143,10 @@ impl Object for DbProposal {
     }
 
     async fn read_from_id(id: Url, data: &FedData) -> AppResult<Option<Self>> {
-        let found = match local_segment(data, &id, "/proposals/") {
-            Some(local) => match local.parse::<i32>() {
-                Ok(pk) => {
-                    proposal::Entity::find_by_id(pk)
-                        .filter(proposal::Column::ApId.is_null())
-                        .one(&data.db)
-                        .await?
-                }
-                Err(_) => None,
-            },
-            None => {
-                proposal::Entity::find()
-                    .filter(proposal::Column::ApId.eq(id.as_str()))
-                    .one(&data.db)
-                    .await?
-            }
-        };
-        found.map(|m| DbProposal::new(data, m)).transpose()
+        super::find_by_ap_id::<proposal::Entity>(data, &id, "/proposals/", proposal::Column::ApId)
+            .await?
+            .map(|m| DbProposal::new(data, m))
+            .transpose()
     }
 
     fn is_deleted(&self) -> bool {
@@ -435,24 +421,10 @@ impl Object for DbArgument {
     }
 
     async fn read_from_id(id: Url, data: &FedData) -> AppResult<Option<Self>> {
-        let found = match local_segment(data, &id, "/arguments/") {
-            Some(local) => match local.parse::<i32>() {
-                Ok(pk) => {
-                    argument::Entity::find_by_id(pk)
-                        .filter(argument::Column::ApId.is_null())
-                        .one(&data.db)
-                        .await?
-                }
-                Err(_) => None,
-            },
-            None => {
-                argument::Entity::find()
-                    .filter(argument::Column::ApId.eq(id.as_str()))
-                    .one(&data.db)
-                    .await?
-            }
-        };
-        found.map(|m| DbArgument::new(data, m)).transpose()
+        super::find_by_ap_id::<argument::Entity>(data, &id, "/arguments/", argument::Column::ApId)
+            .await?
+            .map(|m| DbArgument::new(data, m))
+            .transpose()
     }
 
     fn is_deleted(&self) -> bool {

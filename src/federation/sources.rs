@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryI
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::actors::{DbGroup, DbPerson, clean_name, local_segment};
+use super::actors::{DbGroup, DbPerson, clean_name};
 use super::objects::{DbProposal, NewIn, parent_proposal};
 use super::{AS_PUBLIC, FedData};
 use crate::app::AppState;
@@ -135,24 +135,10 @@ impl Object for DbSource {
     }
 
     async fn read_from_id(id: Url, data: &FedData) -> AppResult<Option<Self>> {
-        let found = match local_segment(data, &id, "/sources/") {
-            Some(local) => match local.parse::<i32>() {
-                Ok(pk) => {
-                    source::Entity::find_by_id(pk)
-                        .filter(source::Column::ApId.is_null())
-                        .one(&data.db)
-                        .await?
-                }
-                Err(_) => None,
-            },
-            None => {
-                source::Entity::find()
-                    .filter(source::Column::ApId.eq(id.as_str()))
-                    .one(&data.db)
-                    .await?
-            }
-        };
-        found.map(|m| DbSource::new(data, m)).transpose()
+        super::find_by_ap_id::<source::Entity>(data, &id, "/sources/", source::Column::ApId)
+            .await?
+            .map(|m| DbSource::new(data, m))
+            .transpose()
     }
 
     fn is_deleted(&self) -> bool {
