@@ -6,6 +6,7 @@ pub mod actors;
 pub mod delivery;
 pub mod follows;
 pub mod keys;
+pub mod locate;
 pub mod objects;
 pub mod participation;
 pub mod publish;

@@ -154,14 +154,8 @@ impl Object for DbProposal {
     }
 
     async fn into_json(self, data: &FedData) -> AppResult<Page> {
-        let author = account::Entity::find_by_id(self.model.author_id)
-            .one(&data.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("author".into()))?;
-        let group = consultation::Entity::find_by_id(self.model.consultation_id)
-            .one(&data.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+        let (author, _, group) =
+            super::locate::parts(&data.db, self.model.author_id, self.model.id).await?;
         page_json(data, &self.model, &author, &group)
     }
 
@@ -432,18 +426,8 @@ impl Object for DbArgument {
     }
 
     async fn into_json(self, data: &FedData) -> AppResult<Note> {
-        let author = account::Entity::find_by_id(self.model.author_id)
-            .one(&data.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("author".into()))?;
-        let proposal = proposal::Entity::find_by_id(self.model.proposal_id)
-            .one(&data.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-        let group = consultation::Entity::find_by_id(proposal.consultation_id)
-            .one(&data.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+        let (author, proposal, group) =
+            super::locate::parts(&data.db, self.model.author_id, self.model.proposal_id).await?;
         note_json(data, &self.model, &author, &proposal, &group)
     }
 

@@ -350,34 +350,14 @@ impl Activity for Reject {
     }
 }
 
+/// The consultation a contribution stored here belongs to.
 pub(crate) async fn contribution_consultation(
     data: &FedData,
     object: &Url,
 ) -> AppResult<Option<i32>> {
-    if let Some(id) = local_segment(data, object, "/proposals/").and_then(|s| s.parse::<i32>().ok())
-    {
-        return Ok(proposal::Entity::find_by_id(id)
-            .one(&data.db)
-            .await?
-            .map(|p| p.consultation_id));
-    }
-    if let Some(id) = local_segment(data, object, "/arguments/").and_then(|s| s.parse::<i32>().ok())
-        && let Some(arg) = argument::Entity::find_by_id(id).one(&data.db).await?
-    {
-        return Ok(proposal::Entity::find_by_id(arg.proposal_id)
-            .one(&data.db)
-            .await?
-            .map(|p| p.consultation_id));
-    }
-    if let Some(id) = local_segment(data, object, "/sources/").and_then(|s| s.parse::<i32>().ok())
-        && let Some(src) = source::Entity::find_by_id(id).one(&data.db).await?
-    {
-        return Ok(proposal::Entity::find_by_id(src.proposal_id)
-            .one(&data.db)
-            .await?
-            .map(|p| p.consultation_id));
-    }
-    Ok(None)
+    Ok(super::locate::locate(data, object)
+        .await?
+        .map(|found| found.consultation.id))
 }
 
 // ---- a followed consultation changes (title, dates: closing) ----

@@ -96,9 +96,7 @@ async fn load(db: &impl ConnectionTrait, state: &AppState, changed: Changed) -> 
             (s.proposal_id, s.author_id)
         }
     };
-    let proposal = find::<proposal::Entity>(db, proposal_id, "proposal").await?;
-    let author = find::<account::Entity>(db, author_id, "author").await?;
-    let group = find::<consultation::Entity>(db, proposal.consultation_id, "consultation").await?;
+    let (author, proposal, group) = super::locate::parts(db, author_id, proposal_id).await?;
     let (json, id, written_here) = match changed {
         Changed::Proposal(_) => (
             to_json(serde_json::to_value(page_json(

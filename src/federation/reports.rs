@@ -13,13 +13,10 @@ use url::Url;
 use super::FedData;
 use super::actors::{DbGroup, DbPerson, clean_name};
 use super::delivery::{self, Signer};
-use super::objects::{DbArgument, DbProposal};
-use super::sources::DbSource;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::random_token;
-use crate::store::{account, consultation, proposal, report};
-use activitypub_federation::traits::Object;
+use crate::store::{account, consultation, report};
 
 pub async fn forward(
     db: &impl ConnectionTrait,
@@ -71,24 +68,9 @@ pub struct Flag {
 
 /// The consultation hosted here that a reported object belongs to.
 async fn local_consultation_of(data: &FedData, object: &Url) -> AppResult<Option<i32>> {
-    let proposal_id = if let Some(p) = DbProposal::read_from_id(object.clone(), data).await? {
-        p.model.id
-    } else if let Some(a) = DbArgument::read_from_id(object.clone(), data).await? {
-        a.model.proposal_id
-    } else if let Some(s) = DbSource::read_from_id(object.clone(), data).await? {
-        s.model.proposal_id
-    } else {
-        return Ok(None);
-    };
-    let Some(p) = proposal::Entity::find_by_id(proposal_id)
-        .one(&data.db)
+    Ok(super::locate::locate(data, object)
         .await?
-    else {
-        return Ok(None);
-    };
-    Ok(consultation::Entity::find_by_id(p.consultation_id)
-        .one(&data.db)
-        .await?
+        .map(|found| found.consultation)
         .filter(|c| c.ap_id.is_none())
         .map(|c| c.id))
 }

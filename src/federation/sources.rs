@@ -146,18 +146,8 @@ impl Object for DbSource {
     }
 
     async fn into_json(self, data: &FedData) -> AppResult<SourceNote> {
-        let author = account::Entity::find_by_id(self.model.author_id)
-            .one(&data.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("author".into()))?;
-        let proposal = proposal::Entity::find_by_id(self.model.proposal_id)
-            .one(&data.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-        let group = consultation::Entity::find_by_id(proposal.consultation_id)
-            .one(&data.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("consultation".into()))?;
+        let (author, proposal, group) =
+            super::locate::parts(&data.db, self.model.author_id, self.model.proposal_id).await?;
         source_json(data, &self.model, &author, &proposal, &group)
     }
 

@@ -6,12 +6,13 @@
 use activitypub_federation::kinds::activity::{DeleteType, UpdateType};
 use activitypub_federation::traits::{Activity, Object};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::activities::Contribution;
 use super::actors::DbGroup;
+use super::locate::locate;
 use super::objects::{DbArgument, DbProposal};
 use super::publish::Changed;
 use super::sources::DbSource;
@@ -24,63 +25,31 @@ use crate::store::{account, argument, consultation, proposal, source};
 
 /// A stored contribution with who may change it: its author and its consultation's Group.
 struct Stored {
+    changed: Changed,
     proposal_id: i32,
-    argument_id: Option<i32>,
-    source_id: Option<i32>,
     author: Url,
     group: consultation::Model,
 }
 
 async fn stored(data: &FedData, id: &Url) -> AppResult<Option<Stored>> {
-    let (proposal_id, argument_id, source_id, author_id) =
-        if let Some(p) = DbProposal::read_from_id(id.clone(), data).await? {
-            (p.model.id, None, None, p.model.author_id)
-        } else if let Some(a) = DbArgument::read_from_id(id.clone(), data).await? {
-            (
-                a.model.proposal_id,
-                Some(a.model.id),
-                None,
-                a.model.author_id,
-            )
-        } else if let Some(s) = DbSource::read_from_id(id.clone(), data).await? {
-            (
-                s.model.proposal_id,
-                None,
-                Some(s.model.id),
-                s.model.author_id,
-            )
-        } else {
-            return Ok(None);
-        };
-    let proposal = proposal::Entity::find_by_id(proposal_id)
-        .one(&data.db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-    let group = consultation::Entity::find_by_id(proposal.consultation_id)
-        .one(&data.db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("consultation".into()))?;
-    let author = account::Entity::find_by_id(author_id)
+    let Some(found) = locate(data, id).await? else {
+        return Ok(None);
+    };
+    let author = account::Entity::find_by_id(found.author_id)
         .one(&data.db)
         .await?
         .ok_or_else(|| AppError::NotFound("author".into()))?;
-    let author = super::actors::DbPerson::new(data, author)?.ap_id;
     Ok(Some(Stored {
-        proposal_id,
-        argument_id,
-        source_id,
-        author,
-        group,
+        changed: found.changed,
+        proposal_id: found.proposal_id,
+        author: super::actors::DbPerson::new(data, author)?.ap_id,
+        group: found.consultation,
     }))
 }
 
 impl Stored {
     fn changed(&self) -> Changed {
-        match (self.source_id, self.argument_id) {
-            (Some(id), _) => Changed::Source(id),
-            (None, Some(id)) => Changed::Argument(id),
-            (None, None) => Changed::Proposal(self.proposal_id),
-        }
+        self.changed
     }
 }
 
@@ -244,31 +213,29 @@ impl Activity for DeleteObject {
 }
 
 async fn withdraw(db: &impl ConnectionTrait, stored: &Stored) -> AppResult<()> {
-    if let Some(id) = stored.source_id {
-        if let Some(model) = source::Entity::find_by_id(id).one(db).await? {
-            let mut active: source::ActiveModel = model.into();
-            active.withdrawn = Set(true);
-            active.update(db).await?;
+    use sea_orm::sea_query::Expr;
+    let withdrawn = Expr::value(true);
+    match stored.changed {
+        Changed::Proposal(id) => {
+            proposal::Entity::update_many()
+                .col_expr(proposal::Column::Withdrawn, withdrawn)
+                .filter(proposal::Column::Id.eq(id))
+                .exec(db)
+                .await?;
         }
-        return refresh_tally(db, stored.proposal_id).await;
-    }
-    match stored.argument_id {
-        Some(id) => {
-            if let Some(model) = argument::Entity::find_by_id(id).one(db).await? {
-                let mut active: argument::ActiveModel = model.into();
-                active.withdrawn = Set(true);
-                active.update(db).await?;
-            }
+        Changed::Argument(id) => {
+            argument::Entity::update_many()
+                .col_expr(argument::Column::Withdrawn, withdrawn)
+                .filter(argument::Column::Id.eq(id))
+                .exec(db)
+                .await?;
         }
-        None => {
-            if let Some(model) = proposal::Entity::find_by_id(stored.proposal_id)
-                .one(db)
-                .await?
-            {
-                let mut active: proposal::ActiveModel = model.into();
-                active.withdrawn = Set(true);
-                active.update(db).await?;
-            }
+        Changed::Source(id) => {
+            source::Entity::update_many()
+                .col_expr(source::Column::Withdrawn, withdrawn)
+                .filter(source::Column::Id.eq(id))
+                .exec(db)
+                .await?;
         }
     }
     refresh_tally(db, stored.proposal_id).await
