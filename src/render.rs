@@ -36,6 +36,76 @@ pub fn html_to_text(html: &str) -> String {
         .replace("&#39;", "'")
 }
 
+/// Markdown for HTML from another server (a Mastodon reply): paragraphs, line breaks and links
+/// (mentions and hashtags are links) survive; every other tag, script and attribute is dropped
+/// first by ammonia, and the text is escaped so that it cannot turn into Markdown markup.
+pub fn remote_html_to_markdown(html: &str) -> String {
+    let cleaned = ammonia::Builder::empty()
+        .add_tags(["a", "p", "br"])
+        .add_tag_attributes("a", ["href"])
+        .url_schemes(["http", "https"].into_iter().collect())
+        .link_rel(None)
+        .clean(html)
+        .to_string();
+    let mut out = String::new();
+    let mut rest = cleaned.as_str();
+    let mut link: Option<String> = None;
+    while let Some(start) = rest.find('<') {
+        push_text(&mut out, &rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &rest[start + 1..start + end];
+        rest = &rest[start + end + 1..];
+        match tag {
+            "p" => {}
+            "/p" => out.push_str("\n\n"),
+            "br" | "br /" => out.push_str("  \n"),
+            "/a" => {
+                if let Some(href) = link.take() {
+                    out.push_str(&format!("](<{href}>)"));
+                }
+            }
+            t if t.starts_with("a ") || t == "a" => {
+                let href = t
+                    .split_once("href=\"")
+                    .and_then(|(_, v)| v.split_once('"'))
+                    .map(|(v, _)| v.replace("&amp;", "&"));
+                if let Some(href) = href {
+                    out.push('[');
+                    link = Some(href);
+                }
+            }
+            _ => {}
+        }
+    }
+    push_text(&mut out, rest);
+    if let Some(href) = link {
+        out.push_str(&format!("](<{href}>)"));
+    }
+    out.trim().to_owned()
+}
+
+fn push_text(out: &mut String, html_text: &str) {
+    let text = html_text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&");
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '!' | '&'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +120,27 @@ mod tests {
         assert!(!html.contains("javascript:"), "{html}");
         assert!(html.contains("<strong>gras</strong>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn a_mastodon_reply_keeps_its_links_and_loses_its_scripts() {
+        let markdown = remote_html_to_markdown(
+            "<p><span class=\"h-card\"><a href=\"https://n.example/@c\" class=\"u-url mention\">@<span>c</span></a></span> Oui *vraiment* <a href=\"https://m.example/tags/pour\" class=\"mention hashtag\" rel=\"tag\">#<span>pour</span></a></p><p>2<br>3<script>alert(1)</script><a href=\"javascript:alert(1)\" onclick=\"x()\">clic</a><img src=x onerror=alert(1)></p>",
+        );
+        let html = markdown_to_html(&markdown);
+        assert!(html.contains("<a href=\"https://n.example/@c\""), "{html}");
+        assert!(html.contains(">#pour</a>"), "{html}");
+        assert!(html.contains("*vraiment*"), "{html}");
+        assert!(html.contains("<br"), "{html}");
+        for bad in [
+            "<script",
+            "javascript:",
+            "onclick",
+            "onerror",
+            "<img",
+            "alert(1)<",
+        ] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
     }
 }

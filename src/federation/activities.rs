@@ -15,9 +15,11 @@ use serde_json::Value;
 use url::Url;
 
 use super::actors::{DbGroup, DbPerson};
+use super::comments::DbComment;
 use super::objects::{DbArgument, DbProposal, Note, Page};
 use super::participation::{Reject, UpdateGroup};
 use super::reports::Flag;
+use super::shares::UndoShare;
 use super::sources::{DbSource, SourceNote};
 use super::updates::{DeleteObject, UpdateObject};
 use super::votes::{UndoVote, VoteActivity};
@@ -208,14 +210,18 @@ impl Activity for UndoFollow {
 
 // ---- contributions announced by a followed consultation ----
 
-/// What people contribute to a debate. Arguments and sources are both `Note`s replying to a
-/// proposal; `isSource` tells them apart.
+/// What people contribute to a debate. Arguments, sources, comments and poll answers are all
+/// `Note`s replying in a proposal's thread: `isSource` marks a source, a `name` without text a
+/// poll answer (Pleroma calls it `Answer`), a side (`stance` or a stance hashtag) an argument;
+/// any other reply is a comment.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum Contribution {
     Page(Box<Page>),
     Note(Box<Note>),
     Source(Box<SourceNote>),
+    Comment(Box<Note>),
+    PollAnswer(Box<Note>),
 }
 
 impl<'de> Deserialize<'de> for Contribution {
@@ -234,10 +240,20 @@ impl<'de> Deserialize<'de> for Contribution {
             (Some("Note"), true) => {
                 serde_json::from_value(value).map(|s| Contribution::Source(Box::new(s)))
             }
-            (Some("Note"), false) => {
-                serde_json::from_value(value).map(|n| Contribution::Note(Box::new(n)))
+            (Some("Note" | "Answer"), false) => serde_json::from_value::<Note>(value).map(|n| {
+                if n.is_poll_answer() {
+                    Contribution::PollAnswer(Box::new(n))
+                } else if n.effective_stance().is_some() {
+                    Contribution::Note(Box::new(n))
+                } else {
+                    Contribution::Comment(Box::new(n))
+                }
+            }),
+            _ => {
+                return Err(D::Error::custom(
+                    "not a proposal, an argument, a source, a comment or a poll answer",
+                ));
             }
-            _ => return Err(D::Error::custom("not a proposal, an argument or a source")),
         }
         .map_err(D::Error::custom)
     }
@@ -258,15 +274,33 @@ pub struct CreateContribution {
 pub enum Announced {
     Create(Box<CreateContribution>),
     Contribution(Contribution),
+    /// A boost by a person names what it shares (Mastodon, Misskey, GoToSocial).
+    Link(Url),
+    /// Any other embedded object (our own poll, say): only its id counts.
+    Embedded {
+        id: Url,
+    },
 }
 
+impl Announced {
+    fn object_id(&self) -> &Url {
+        match self {
+            Announced::Create(create) => create.object.id(),
+            Announced::Contribution(contribution) => contribution.id(),
+            Announced::Link(id) | Announced::Embedded { id } => id,
+        }
+    }
+}
+
+/// Either a followed consultation relaying its debate (FEP-1b12), or a person sharing (boosting)
+/// a proposal of a consultation hosted here.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Announce {
     #[serde(rename = "type")]
     pub kind: AnnounceType,
     pub id: Url,
-    pub actor: ObjectId<DbGroup>,
+    pub actor: Url,
     pub object: Announced,
 }
 
@@ -321,6 +355,21 @@ impl Contribution {
                     .await?;
                 ensure_announcer_hosts(data, announcer, s.model.proposal_id).await?;
             }
+            Contribution::Comment(note) if embedded_is_authoritative => {
+                DbComment::verify(&note, announcer, data).await?;
+                DbComment::from_json(*note, data).await?;
+            }
+            Contribution::Comment(_) => {
+                let c = ObjectId::<DbComment>::from(id)
+                    .dereference_forced(data)
+                    .await?;
+                ensure_announcer_hosts(data, announcer, c.model.proposal_id).await?;
+            }
+            Contribution::PollAnswer(_) => {
+                return Err(AppError::Forbidden(
+                    "votes are counted by the consultation, not relayed".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -354,67 +403,102 @@ impl Activity for Announce {
     }
 
     fn actor(&self) -> &Url {
-        self.actor.inner()
+        &self.actor
     }
 
     async fn verify(&self, data: &FedData) -> AppResult<()> {
-        // Only a consultation this node follows speaks into its mirror.
-        let group = DbGroup::read_from_id(self.actor.inner().clone(), data)
-            .await?
-            .filter(|g| !g.is_local())
-            .ok_or_else(|| {
-                AppError::Forbidden("this node does not follow that consultation".into())
-            })?;
-        let followed = follow::Entity::find()
-            .filter(follow::Column::ConsultationId.eq(group.model.id))
-            .one(&data.db)
-            .await?;
-        if followed.is_none() {
-            return Err(AppError::Forbidden(
-                "this node does not follow that consultation".into(),
-            ));
+        match followed_group(data, &self.actor).await? {
+            Some(group) => verify_relay(self, &group, data).await,
+            None => super::shares::verify(data, &self.actor, self.object.object_id()).await,
         }
-        let contribution = match &self.object {
-            Announced::Create(create) => &create.object,
-            Announced::Contribution(contribution) => contribution,
-        };
-        // A Group announces its own debate only.
-        let parent = match contribution {
-            Contribution::Page(page) => {
-                if page.audience.as_ref().map(|a| a.inner()) != Some(self.actor.inner()) {
-                    return Err(AppError::Forbidden(
-                        "a consultation announces only proposals addressed to it".into(),
-                    ));
-                }
-                None
-            }
-            Contribution::Note(note) => Some(note.in_reply_to.inner().clone()),
-            Contribution::Source(source) => Some(source.in_reply_to.inner().clone()),
-        };
-        if let Some(parent) = parent {
-            // Proposals are announced before their replies: an unknown parent is not fetched
-            // on a Group's word.
-            let known = DbProposal::read_from_id(parent, data).await?;
-            if known.is_none_or(|p| p.model.consultation_id != group.model.id) {
-                return Err(AppError::Forbidden(
-                    "a consultation announces only replies to its own proposals".into(),
-                ));
-            }
-        }
-        if let Announced::Create(create) = &self.object {
-            // The Create speaks for its author: both must be on the object's host.
-            super::verify_same_origin(create.actor.inner(), create.object.id())?;
-        }
-        Ok(())
     }
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
+        if followed_group(data, &self.actor).await?.is_none() {
+            return super::shares::record(data, &self.id, &self.actor, self.object.object_id())
+                .await;
+        }
         let contribution = match self.object {
             Announced::Create(create) => create.object,
+            // The bare copy sent for Mastodon's sake follows the `Announce(Create)` that
+            // brought it: nothing new when it is known.
+            Announced::Contribution(contribution)
+                if super::locate::locate(data, contribution.id())
+                    .await?
+                    .is_some() =>
+            {
+                return Ok(());
+            }
             Announced::Contribution(contribution) => contribution,
+            // Verified above: a relayed link names something stored here already.
+            Announced::Link(_) | Announced::Embedded { .. } => return Ok(()),
         };
-        contribution.store(self.actor.inner(), data).await
+        contribution.store(&self.actor, data).await
     }
+}
+
+/// The remote consultation `actor` names, if this node follows it.
+async fn followed_group(data: &FedData, actor: &Url) -> AppResult<Option<DbGroup>> {
+    let Some(group) = DbGroup::read_from_id(actor.clone(), data)
+        .await?
+        .filter(|g| !g.is_local())
+    else {
+        return Ok(None);
+    };
+    let followed = follow::Entity::find()
+        .filter(follow::Column::ConsultationId.eq(group.model.id))
+        .one(&data.db)
+        .await?;
+    Ok(followed.map(|_| group))
+}
+
+/// A followed Group relays its own debate only.
+async fn verify_relay(announce: &Announce, group: &DbGroup, data: &FedData) -> AppResult<()> {
+    let contribution = match &announce.object {
+        Announced::Create(create) => &create.object,
+        Announced::Contribution(contribution) => contribution,
+        Announced::Link(id) | Announced::Embedded { id } => {
+            // Lemmy and Palabre also announce the bare object for Mastodon's sake; the
+            // embedded `Announce(Create)` carries it here.
+            return match super::locate::locate(data, id).await? {
+                Some(found) if found.consultation.id == group.model.id => Ok(()),
+                _ => Err(AppError::BadInput(
+                    "announced objects are accepted embedded, in their Create".into(),
+                )),
+            };
+        }
+    };
+    let parent = match contribution {
+        Contribution::Page(page) => {
+            if page.audience.as_ref().map(|a| a.inner()) != Some(&announce.actor) {
+                return Err(AppError::Forbidden(
+                    "a consultation announces only proposals addressed to it".into(),
+                ));
+            }
+            None
+        }
+        Contribution::PollAnswer(_) => {
+            return Err(AppError::Forbidden(
+                "votes are counted by the consultation, not relayed".into(),
+            ));
+        }
+        other => other.in_reply_to().cloned(),
+    };
+    if let Some(parent) = parent {
+        // Proposals are announced before their replies: an unknown parent is not fetched on a
+        // Group's word.
+        let known = super::locate::locate(data, &parent).await?;
+        if known.is_none_or(|p| p.consultation.id != group.model.id) {
+            return Err(AppError::Forbidden(
+                "a consultation announces only replies to its own proposals".into(),
+            ));
+        }
+    }
+    if let Announced::Create(create) = &announce.object {
+        // The Create speaks for its author: both must be on the object's host.
+        super::verify_same_origin(create.actor.inner(), create.object.id())?;
+    }
+    Ok(())
 }
 
 // ---- the inbox ----
@@ -434,6 +518,7 @@ pub enum InboxActivity {
     Delete(DeleteObject),
     Vote(VoteActivity),
     UndoVote(UndoVote),
+    UndoShare(UndoShare),
     Flag(Flag),
 }
 
@@ -451,6 +536,7 @@ impl InboxActivity {
             InboxActivity::Delete(a) => a,
             InboxActivity::Vote(a) => a,
             InboxActivity::UndoVote(a) => a,
+            InboxActivity::UndoShare(a) => a,
             InboxActivity::Flag(a) => a,
         }
     }
@@ -499,6 +585,7 @@ impl Activity for InboxActivity {
             InboxActivity::Delete(a) => a.verify(data).await,
             InboxActivity::Vote(a) => a.verify(data).await,
             InboxActivity::UndoVote(a) => a.verify(data).await,
+            InboxActivity::UndoShare(a) => a.verify(data).await,
             InboxActivity::Flag(a) => a.verify(data).await,
         }
     }
@@ -525,6 +612,7 @@ impl Activity for InboxActivity {
             InboxActivity::Delete(a) => a.receive(data).await?,
             InboxActivity::Vote(a) => a.receive(data).await?,
             InboxActivity::UndoVote(a) => a.receive(data).await?,
+            InboxActivity::UndoShare(a) => a.receive(data).await?,
             InboxActivity::Flag(a) => a.receive(data).await?,
         }
         // A concurrent duplicate may have been recorded meanwhile: that is fine.

@@ -1,7 +1,7 @@
 //! The three kinds of actors: accounts (`Person`), consultations (`Group`) and the node itself
 //! (`Application`). Remote actors are stored in the same tables as local ones, with `ap_id` set.
 use activitypub_federation::fetch::object_id::ObjectId;
-use activitypub_federation::kinds::actor::{ApplicationType, GroupType, PersonType};
+use activitypub_federation::kinds::actor::{ApplicationType, GroupType};
 use activitypub_federation::protocol::public_key::PublicKey;
 use activitypub_federation::traits::{Actor, Object};
 use chrono::{DateTime, Utc};
@@ -82,11 +82,21 @@ pub struct DbPerson {
     pub ap_id: Url,
 }
 
+/// The actor types that speak for one person or service: Mastodon bots are `Service`s, its
+/// reports come from an `Application`, some servers use `Organization`. Groups are consultations.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum PersonKind {
+    Person,
+    Service,
+    Application,
+    Organization,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Person {
     #[serde(rename = "type")]
-    pub kind: PersonType,
+    pub kind: PersonKind,
     pub id: ObjectId<DbPerson>,
     pub preferred_username: String,
     pub name: Option<String>,
@@ -152,7 +162,7 @@ impl Object for DbPerson {
         let model = keys::ensure_account_keys(data, self.model).await?;
         let id = self.ap_id;
         Ok(Person {
-            kind: PersonType::Person,
+            kind: PersonKind::Person,
             preferred_username: model.username.clone(),
             name: Some(model.display_name.clone()),
             inbox: parse_url(&format!("{id}/inbox"))?,

@@ -1,10 +1,11 @@
 //! Which contribution an ActivityPub id names, and where it belongs. One lookup for every
-//! activity that refers to a stored proposal, argument or source (updates, deletes, verdicts,
+//! activity that refers to a stored proposal (or its poll), argument, source or comment (updates, deletes, verdicts,
 //! reports), and one loader of what an object's JSON needs.
 use sea_orm::{ConnectionTrait, EntityTrait};
 use url::Url;
 
 use super::FedData;
+use super::comments::DbComment;
 use super::objects::{DbArgument, DbProposal};
 use super::publish::Changed;
 use super::sources::DbSource;
@@ -30,6 +31,9 @@ pub async fn locate(data: &FedData, id: &Url) -> AppResult<Option<Located>> {
         } else if let Some(s) = DbSource::read_from_id(id.clone(), data).await? {
             let m = s.model;
             (Changed::Source(m.id), m.proposal_id, m.author_id)
+        } else if let Some(c) = DbComment::read_from_id(id.clone(), data).await? {
+            let m = c.model;
+            (Changed::Comment(m.id), m.proposal_id, m.author_id)
         } else {
             return Ok(None);
         };

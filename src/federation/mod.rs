@@ -3,15 +3,18 @@
 //! as `Note`s with a stance. FEDERATION.md documents what is sent and accepted.
 pub mod activities;
 pub mod actors;
+pub mod comments;
 pub mod delivery;
 pub mod follows;
 pub mod keys;
 pub mod locate;
 pub mod objects;
 pub mod participation;
+pub mod poll;
 pub mod publish;
 pub mod reports;
 pub mod routes;
+pub mod shares;
 pub mod sources;
 pub mod updates;
 pub mod votes;

@@ -14,7 +14,7 @@ use super::{AS_PUBLIC, FedData};
 use crate::app::AppState;
 use crate::domain::{ProposalState, Stance};
 use crate::error::{AppError, AppResult};
-use crate::render::{html_to_text, markdown_to_html};
+use crate::render::{html_to_text, markdown_to_html, remote_html_to_markdown};
 use crate::services::views::VoteCounts;
 use crate::services::{BODY_MAX, TITLE_MAX, refresh_tally};
 use crate::store::{account, argument, consultation, proposal};
@@ -143,6 +143,19 @@ impl Object for DbProposal {
     }
 
     async fn read_from_id(id: Url, data: &FedData) -> AppResult<Option<Self>> {
+        // The proposal's poll stands for the proposal: votes and replies name it.
+        if let Some(number) = super::poll::local_poll_of(data, &id) {
+            let Some(model) = proposal::Entity::find_by_id(number).one(&data.db).await? else {
+                return Ok(None);
+            };
+            let hosted_here = consultation::Entity::find_by_id(model.consultation_id)
+                .one(&data.db)
+                .await?
+                .is_some_and(|c| c.ap_id.is_none());
+            return hosted_here
+                .then(|| DbProposal::new(data, model))
+                .transpose();
+        }
         super::find_by_ap_id::<proposal::Entity>(data, &id, "/proposals/", proposal::Column::ApId)
             .await?
             .map(|m| DbProposal::new(data, m))
@@ -344,8 +357,12 @@ pub struct Note {
     pub kind: NoteType,
     pub id: ObjectId<DbArgument>,
     pub attributed_to: ObjectId<DbPerson>,
+    /// The proposal, its poll, or an argument or comment of its debate.
     pub in_reply_to: ObjectId<DbProposal>,
+    #[serde(default)]
     pub content: String,
+    /// Misskey and some others send only the language map.
+    pub content_map: Option<std::collections::BTreeMap<String, String>>,
     pub media_type: Option<String>,
     pub source: Option<Source>,
     #[serde(deserialize_with = "deserialize_one_or_many", default)]
@@ -354,12 +371,87 @@ pub struct Note {
     pub cc: Vec<Url>,
     pub audience: Option<ObjectId<DbGroup>>,
     pub context: Option<Url>,
-    pub url: Option<Url>,
+    /// A string on most servers, an object or a list on some: kept as it comes.
+    pub url: Option<serde_json::Value>,
     pub published: Option<DateTime<Utc>>,
     pub updated: Option<DateTime<Utc>>,
     /// Palabre: `for` or `against` its proposal.
     pub stance: Option<Stance>,
     pub number: Option<i64>,
+    /// A poll answer (Mastodon, Misskey) names the chosen option and has no content.
+    pub name: Option<String>,
+    /// Hashtags and mentions, one object or a list.
+    #[serde(deserialize_with = "one_or_many_values", default)]
+    pub tag: Vec<serde_json::Value>,
+}
+
+fn one_or_many_values<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<serde_json::Value>, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Array(values) => values,
+        serde_json::Value::Null => Vec::new(),
+        one => vec![one],
+    })
+}
+
+impl Note {
+    /// The HTML of the reply: `content`, else the first language of `contentMap`.
+    pub fn html(&self) -> &str {
+        if !self.content.trim().is_empty() {
+            return &self.content;
+        }
+        self.content_map
+            .as_ref()
+            .and_then(|map| map.values().next())
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// A vote in a poll rather than a reply: an option name and no text.
+    pub fn is_poll_answer(&self) -> bool {
+        self.name.as_deref().is_some_and(|n| !n.trim().is_empty())
+            && html_to_text(self.html()).trim().is_empty()
+            && self
+                .source
+                .as_ref()
+                .is_none_or(|s| s.content.trim().is_empty())
+    }
+
+    /// The side it takes: Palabre's `stance`, else a stance hashtag (FEDERATION.md), from the
+    /// `tag` list or, for servers that do not list hashtags (Lemmy), from the text.
+    pub fn effective_stance(&self) -> Option<Stance> {
+        if self.stance.is_some() {
+            return self.stance;
+        }
+        let listed = self
+            .tag
+            .iter()
+            .filter(|t| t.get("type").and_then(serde_json::Value::as_str) == Some("Hashtag"))
+            .filter_map(|t| t.get("name").and_then(serde_json::Value::as_str));
+        if let Some(stance) = Stance::from_hashtags(listed) {
+            return Some(stance);
+        }
+        let text = match &self.source {
+            Some(source) => source.content.clone(),
+            None => html_to_text(self.html()),
+        };
+        let words = text
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | ';' | '!' | '?' | ')'))
+            .filter(|w| w.starts_with('#'))
+            .collect::<Vec<_>>();
+        Stance::from_hashtags(words)
+    }
+
+    /// Markdown of the reply's text: its Markdown `source` when it has one, else its HTML
+    /// with links, mentions and hashtags kept.
+    pub fn markdown(&self) -> String {
+        let text = match &self.source {
+            Some(s) if s.media_type == "text/markdown" => s.content.clone(),
+            _ => remote_html_to_markdown(self.html()),
+        };
+        text.chars().take(BODY_MAX).collect()
+    }
 }
 
 impl DbArgument {
@@ -395,11 +487,14 @@ pub fn note_json(
         cc: vec![url(&group.followers_url())?],
         context: Some(url(&format!("{}/context", group.ap_id))?),
         audience: Some(group.ap_id.into()),
-        url: Some(id.clone()),
+        url: Some(serde_json::Value::String(id.to_string())),
         published: Some(model.created_at),
         updated: Some(model.updated_at),
         stance: Stance::parse(&model.stance).ok(),
         number: Some(model.number),
+        content_map: None,
+        name: None,
+        tag: Vec::new(),
         id: id.into(),
     })
 }
@@ -434,9 +529,8 @@ impl Object for DbArgument {
     async fn verify(json: &Note, expected_domain: &Url, _data: &FedData) -> AppResult<()> {
         super::verify_same_origin(json.id.inner(), expected_domain)?;
         super::verify_same_origin(json.id.inner(), json.attributed_to.inner())?;
-        if json.stance.is_none() {
-            // Replies without a stance are comments, which a later version shows (see the
-            // Mastodon issue); they are not arguments and are not stored as such.
+        if json.effective_stance().is_none() {
+            // Replies without a side are comments (`comments.rs`), not arguments.
             return Err(AppError::BadInput(
                 "a reply without a stance is not an argument".into(),
             ));
@@ -450,28 +544,38 @@ impl Object for DbArgument {
 }
 
 /// The proposal a reply belongs to: the stored one for a known reply (an incoming copy
-/// replying to something else is refused), else its parent, which must be in a consultation
-/// where `new_in` allows new contributions.
+/// replying elsewhere is refused), else what it answers: the proposal, its poll, or another
+/// reply of its debate, fetched when unknown. Its consultation must be one where `new_in`
+/// allows new contributions.
 pub(crate) async fn parent_proposal(
     data: &FedData,
     stored_proposal: Option<i32>,
     in_reply_to: &ObjectId<DbProposal>,
     new_in: NewIn,
 ) -> AppResult<DbProposal> {
+    let known = super::locate::locate(data, in_reply_to.inner()).await?;
     if let Some(id) = stored_proposal {
-        let model = proposal::Entity::find_by_id(id)
-            .one(&data.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-        let parent = DbProposal::new(data, model)?;
-        if parent.ap_id != *in_reply_to.inner() {
+        if known.as_ref().is_none_or(|found| found.proposal_id != id) {
             return Err(AppError::Forbidden(
                 "a reply cannot move to another proposal".into(),
             ));
         }
-        return Ok(parent);
+        let model = proposal::Entity::find_by_id(id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+        return DbProposal::new(data, model);
     }
-    let parent = in_reply_to.dereference(data).await?;
+    let parent = match known {
+        Some(found) => {
+            let model = proposal::Entity::find_by_id(found.proposal_id)
+                .one(&data.db)
+                .await?
+                .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+            DbProposal::new(data, model)?
+        }
+        None => in_reply_to.dereference(data).await?,
+    };
     let consultation = consultation::Entity::find_by_id(parent.model.consultation_id)
         .one(&data.db)
         .await?
@@ -503,7 +607,7 @@ pub async fn store_note(json: Note, data: &FedData, new_in: NewIn) -> AppResult<
         .await?;
         let author = json.attributed_to.dereference(data).await?;
         let stance = json
-            .stance
+            .effective_stance()
             .ok_or_else(|| AppError::BadInput("an argument needs a stance".into()))?;
         let now = Utc::now();
         let mut active: argument::ActiveModel = match existing {
@@ -520,7 +624,7 @@ pub async fn store_note(json: Note, data: &FedData, new_in: NewIn) -> AppResult<
         };
         active.number = Set(json.number.unwrap_or(0));
         active.stance = Set(stance.as_str().to_owned());
-        active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
+        active.body = Set(json.markdown());
         active.updated_at = Set(json.updated.unwrap_or(now));
         let model = active.save(&data.db).await?.try_into_model()?;
         refresh_tally(&data.db, model.proposal_id).await?;

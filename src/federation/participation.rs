@@ -10,13 +10,14 @@ use activitypub_federation::kinds::activity::{RejectType, UpdateType};
 use activitypub_federation::protocol::verification::verify_urls_match;
 use activitypub_federation::traits::{Activity, Actor, Object};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
 
 use super::activities::{Contribution, CreateContribution};
 use super::actors::{DbGroup, DbPerson, Group, local_segment};
+use super::comments::{DbComment, store_comment};
 use super::delivery::{self, Signer};
 use super::objects::{DbArgument, DbProposal, NewIn, store_note, store_page};
 use super::publish::Changed;
@@ -140,34 +141,61 @@ impl Contribution {
     pub fn id(&self) -> &Url {
         match self {
             Contribution::Page(p) => p.id.inner(),
-            Contribution::Note(n) => n.id.inner(),
+            Contribution::Note(n) | Contribution::Comment(n) | Contribution::PollAnswer(n) => {
+                n.id.inner()
+            }
             Contribution::Source(s) => s.id.inner(),
+        }
+    }
+
+    pub fn attributed_to(&self) -> &Url {
+        match self {
+            Contribution::Page(p) => p.attributed_to.inner(),
+            Contribution::Note(n) | Contribution::Comment(n) | Contribution::PollAnswer(n) => {
+                n.attributed_to.inner()
+            }
+            Contribution::Source(s) => s.attributed_to.inner(),
+        }
+    }
+
+    /// What it answers: nothing for a proposal.
+    pub fn in_reply_to(&self) -> Option<&Url> {
+        match self {
+            Contribution::Page(_) => None,
+            Contribution::Note(n) | Contribution::Comment(n) | Contribution::PollAnswer(n) => {
+                Some(n.in_reply_to.inner())
+            }
+            Contribution::Source(s) => Some(s.in_reply_to.inner()),
         }
     }
 }
 
-/// The local consultation a contribution is addressed to, if it is one of ours.
+/// The local consultation a contribution is addressed to, if it is one of ours: a proposal
+/// names it (`audience`, or among its recipients as Lemmy does); a reply belongs to the
+/// consultation of what it answers.
 async fn target_group(contribution: &Contribution, data: &FedData) -> AppResult<Option<DbGroup>> {
-    let group = match contribution {
-        Contribution::Page(page) => match &page.audience {
-            Some(group) => DbGroup::read_from_id(group.inner().clone(), data).await?,
-            None => None,
-        },
-        Contribution::Note(_) | Contribution::Source(_) => {
-            let parent = match contribution {
-                Contribution::Note(note) => note.in_reply_to.inner().clone(),
-                Contribution::Source(source) => source.in_reply_to.inner().clone(),
-                Contribution::Page(_) => return Ok(None),
-            };
-            match DbProposal::read_from_id(parent, data).await? {
-                Some(proposal) => consultation::Entity::find_by_id(proposal.model.consultation_id)
-                    .one(&data.db)
-                    .await?
-                    .map(|c| DbGroup::new(data, c))
-                    .transpose()?,
-                None => None,
+    let group = match (contribution, contribution.in_reply_to()) {
+        (Contribution::Page(page), _) => {
+            let named = page
+                .audience
+                .iter()
+                .map(|a| a.inner())
+                .chain(page.to.iter())
+                .chain(page.cc.iter());
+            let mut found = None;
+            for candidate in named {
+                if let Some(group) = DbGroup::read_from_id(candidate.clone(), data).await? {
+                    found = Some(group);
+                    break;
+                }
             }
+            found
         }
+        (_, Some(parent)) => super::locate::locate(data, parent)
+            .await?
+            .map(|found| DbGroup::new(data, found.consultation))
+            .transpose()?,
+        (_, None) => None,
     };
     Ok(group.filter(DbGroup::is_local))
 }
@@ -188,18 +216,15 @@ impl Activity for CreateContribution {
     async fn verify(&self, data: &FedData) -> AppResult<()> {
         // Authors create their own objects only, on their own host.
         super::verify_same_origin(self.actor.inner(), self.object.id())?;
+        verify_urls_match(self.actor.inner(), self.object.attributed_to())?;
         match &self.object {
-            Contribution::Page(page) => {
-                verify_urls_match(self.actor.inner(), page.attributed_to.inner())?;
-                DbProposal::verify(page, self.actor.inner(), data).await?;
-            }
-            Contribution::Note(note) => {
-                verify_urls_match(self.actor.inner(), note.attributed_to.inner())?;
-                DbArgument::verify(note, self.actor.inner(), data).await?;
-            }
+            Contribution::Page(page) => DbProposal::verify(page, self.actor.inner(), data).await?,
+            Contribution::Note(note) => DbArgument::verify(note, self.actor.inner(), data).await?,
             Contribution::Source(source) => {
-                verify_urls_match(self.actor.inner(), source.attributed_to.inner())?;
-                DbSource::verify(source, self.actor.inner(), data).await?;
+                DbSource::verify(source, self.actor.inner(), data).await?
+            }
+            Contribution::Comment(note) | Contribution::PollAnswer(note) => {
+                DbComment::verify(note, self.actor.inner(), data).await?
             }
         }
         if target_group(&self.object, data).await?.is_none() {
@@ -217,30 +242,34 @@ impl Activity for CreateContribution {
         // A contribution is created once: a second Create of a known id changes nothing (its
         // changes come as Update, under the rules of its own consultation).
         let id = self.object.id().clone();
-        if DbProposal::read_from_id(id.clone(), data).await?.is_some()
-            || DbArgument::read_from_id(id.clone(), data).await?.is_some()
-            || DbSource::read_from_id(id, data).await?.is_some()
-        {
+        if super::locate::locate(data, &id).await?.is_some() {
             return Ok(());
         }
         let author = self.actor.dereference(data).await?;
         // The same rules as for local posts: the participation period, and a reply needs a
         // visible proposal.
-        let parent = match &self.object {
-            Contribution::Page(_) => None,
-            Contribution::Note(note) => Some(note.in_reply_to.inner().clone()),
-            Contribution::Source(source) => Some(source.in_reply_to.inner().clone()),
+        let parent = match self.object.in_reply_to() {
+            None => None,
+            Some(parent) => super::locate::locate(data, parent).await?,
         };
-        let verdict = match parent {
-            None => ensure_open(group.model.opens_at, group.model.closes_at, Utc::now()),
-            Some(parent) => match DbProposal::read_from_id(parent, data).await? {
+        let verdict = match (self.object.in_reply_to(), &parent) {
+            (None, _) => ensure_open(group.model.opens_at, group.model.closes_at, Utc::now()),
+            (Some(_), Some(found)) => match proposal::Entity::find_by_id(found.proposal_id)
+                .one(&data.db)
+                .await?
+            {
                 Some(proposal) => {
-                    crate::services::proposals::ensure_takes_part(&proposal.model, &group.model)
+                    crate::services::proposals::ensure_takes_part(&proposal, &group.model)
                 }
                 None => Err(AppError::NotFound("no such proposal".into())),
             },
+            (Some(_), None) => Err(AppError::NotFound("no such proposal".into())),
         };
         if let Err(refusal) = verdict {
+            if let Contribution::PollAnswer(_) = self.object {
+                // A vote is not a post: refused, with no Reject to show.
+                return Err(refusal);
+            }
             return reject(data, &group, &author, &self, &refusal.to_string()).await;
         }
         match self.object {
@@ -256,6 +285,14 @@ impl Activity for CreateContribution {
                 let stored = store_source(*source, data, NewIn::AnyConsultation).await?;
                 publish::created(&data.db, data, Changed::Source(stored.model.id)).await
             }
+            Contribution::Comment(note) => {
+                let stored = store_comment(*note, data, NewIn::AnyConsultation).await?;
+                publish::created(&data.db, data, Changed::Comment(stored.model.id)).await
+            }
+            Contribution::PollAnswer(note) => {
+                let proposal_id = parent.map(|p| p.proposal_id).unwrap_or_default();
+                super::votes::record_poll_answer(data, &note, &author, proposal_id).await
+            }
         }
     }
 }
@@ -267,6 +304,20 @@ async fn reject(
     create: &CreateContribution,
     reason: &str,
 ) -> AppResult<()> {
+    if Utc::now() >= group.model.closes_at {
+        // Shown on the consultation's page: people elsewhere may not see the Reject.
+        consultation::Entity::update_many()
+            .col_expr(
+                consultation::Column::LateRefused,
+                sea_orm::sea_query::ExprTrait::add(
+                    sea_orm::sea_query::Expr::col(consultation::Column::LateRefused),
+                    1,
+                ),
+            )
+            .filter(consultation::Column::Id.eq(group.model.id))
+            .exec(&data.db)
+            .await?;
+    }
     let id = new_id(data, "reject")?;
     let reject = json!({
         "type": "Reject",

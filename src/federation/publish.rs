@@ -13,13 +13,14 @@ use url::Url;
 
 use super::AS_PUBLIC;
 use super::actors::{DbGroup, DbPerson};
+use super::comments::{DbComment, comment_json};
 use super::delivery::{self, Signer};
 use super::objects::{DbArgument, DbProposal, note_json, page_json};
 use super::sources::{DbSource, source_json};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::random_token;
-use crate::store::{account, argument, consultation, follow, proposal, source};
+use crate::store::{account, argument, comment, consultation, follow, proposal, source};
 
 /// Which contribution changed.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +28,7 @@ pub enum Changed {
     Proposal(i32),
     Argument(i32),
     Source(i32),
+    Comment(i32),
 }
 
 fn activity_id(state: &AppState, kind: &str) -> AppResult<Url> {
@@ -95,6 +97,10 @@ async fn load(db: &impl ConnectionTrait, state: &AppState, changed: Changed) -> 
             let s = find::<source::Entity>(db, id, "source").await?;
             (s.proposal_id, s.author_id)
         }
+        Changed::Comment(id) => {
+            let c = find::<comment::Entity>(db, id, "comment").await?;
+            (c.proposal_id, c.author_id)
+        }
     };
     let (author, proposal, group) = super::locate::parts(db, author_id, proposal_id).await?;
     let (json, id, written_here) = match changed {
@@ -121,6 +127,15 @@ async fn load(db: &impl ConnectionTrait, state: &AppState, changed: Changed) -> 
                 to_json(serde_json::to_value(json))?,
                 DbSource::new(state, s.clone())?.ap_id,
                 s.ap_id.is_none(),
+            )
+        }
+        Changed::Comment(id) => {
+            let c = find::<comment::Entity>(db, id, "comment").await?;
+            let json = comment_json(state, &c, &author, &proposal, &group)?;
+            (
+                to_json(serde_json::to_value(json))?,
+                DbComment::new(state, c.clone())?.ap_id,
+                c.ap_id.is_none(),
             )
         }
     };
@@ -213,7 +228,37 @@ pub async fn created(
         "to": [AS_PUBLIC, group.ap_id],
         "cc": [group.followers_url()],
     });
-    group_to_followers(db, state, &loaded.group, "Announce", create).await
+    group_to_followers(db, state, &loaded.group, "Announce", create).await?;
+    for_microblogs(db, state, changed, &loaded, "Create").await
+}
+
+/// What Mastodon-like servers can show, next to what Palabre and Lemmy read: a proposal's
+/// poll (`Create`/`Update`/`Delete` of its `Question`, by the Group), and replies announced
+/// as bare objects (Mastodon cannot process `Announce(Create)`). FEDERATION.md explains.
+async fn for_microblogs(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    changed: Changed,
+    loaded: &Loaded,
+    kind: &str,
+) -> AppResult<()> {
+    match changed {
+        Changed::Proposal(id) => {
+            let Some((question, group)) = super::poll::for_activity(db, state, id).await? else {
+                return Ok(());
+            };
+            let object = if kind == "Delete" {
+                json!({"type": "Tombstone", "id": question["id"]})
+            } else {
+                question
+            };
+            group_to_followers(db, state, &group, kind, object).await
+        }
+        _ if kind == "Create" => {
+            group_to_followers(db, state, &loaded.group, "Announce", loaded.json.clone()).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// An edit, new tallies or an official answer: the new version of the contribution.
@@ -229,7 +274,8 @@ pub async fn updated(
         }
         return Ok(());
     }
-    group_to_followers(db, state, &loaded.group, "Update", loaded.json).await
+    group_to_followers(db, state, &loaded.group, "Update", loaded.json.clone()).await?;
+    for_microblogs(db, state, changed, &loaded, "Update").await
 }
 
 /// A withdrawal, or hiding by the moderators of the consultation's own node: a `Tombstone`.
@@ -246,5 +292,6 @@ pub async fn deleted(
         }
         return Ok(());
     }
-    group_to_followers(db, state, &loaded.group, "Delete", tombstone).await
+    group_to_followers(db, state, &loaded.group, "Delete", tombstone).await?;
+    for_microblogs(db, state, changed, &loaded, "Delete").await
 }

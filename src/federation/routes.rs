@@ -43,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/ap/users/{name}", get(person))
         .route("/ap/consultations/{slug}", get(group))
         .route("/ap/proposals/{id}", get(page))
+        .route("/ap/proposals/{id}/poll", get(poll))
+        .route("/ap/comments/{id}", get(comment_note))
         .route("/ap/arguments/{id}", get(note))
         .route("/ap/sources/{id}", get(source_note))
         .route("/users/{name}/outbox", get(empty_outbox))
@@ -61,7 +63,12 @@ pub fn negotiate(mut request: Request) -> Request {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let served = matches!(
         segments.as_slice(),
-        ["users", _] | ["proposals", _] | ["arguments", _] | ["sources", _]
+        ["users", _]
+            | ["proposals", _]
+            | ["proposals", _, "poll"]
+            | ["arguments", _]
+            | ["sources", _]
+            | ["comments", _]
     ) || matches!(segments.as_slice(), ["consultations", slug] if *slug != "new");
     if served && let Ok(uri) = format!("/ap{path}").parse::<Uri>() {
         *request.uri_mut() = uri;
@@ -238,6 +245,29 @@ async fn page(Path(id): Path<i32>, data: FedData) -> AppResult<Response> {
     let object = DbProposal::new(&data, model)?;
     if object.model.hidden {
         return Err(AppError::NotFound(format!("no proposal {id}")));
+    }
+    if object.model.withdrawn {
+        return Ok(tombstone(object.ap_id));
+    }
+    Ok(activity_json(object.into_json(&data).await?))
+}
+
+async fn poll(Path(id): Path<i32>, data: FedData) -> AppResult<Response> {
+    let question = super::poll::served(&data, id)
+        .await?
+        .ok_or_else(|| super::poll::not_found(id))?;
+    Ok(activity_json(question))
+}
+
+async fn comment_note(Path(id): Path<i32>, data: FedData) -> AppResult<Response> {
+    let model = crate::store::comment::Entity::find_by_id(id)
+        .filter(crate::store::comment::Column::ApId.is_null())
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no comment {id}")))?;
+    let object = super::comments::DbComment::new(&data, model)?;
+    if object.model.hidden {
+        return Err(AppError::NotFound(format!("no comment {id}")));
     }
     if object.model.withdrawn {
         return Ok(tombstone(object.ap_id));

@@ -12,6 +12,7 @@ use url::Url;
 
 use super::activities::Contribution;
 use super::actors::DbGroup;
+use super::comments::DbComment;
 use super::locate::locate;
 use super::objects::{DbArgument, DbProposal};
 use super::publish::Changed;
@@ -21,7 +22,7 @@ use crate::app::AppState;
 use crate::domain::ensure_open;
 use crate::error::{AppError, AppResult};
 use crate::services::refresh_tally;
-use crate::store::{account, argument, consultation, proposal, source};
+use crate::store::{account, argument, comment, consultation, proposal, source};
 
 /// A stored contribution with who may change it: its author and its consultation's Group.
 struct Stored {
@@ -104,6 +105,7 @@ impl Activity for UpdateObject {
             (Contribution::Page(_), Changed::Proposal(_))
                 | (Contribution::Note(_), Changed::Argument(_))
                 | (Contribution::Source(_), Changed::Source(_))
+                | (Contribution::Comment(_), Changed::Comment(_))
         );
         if !same_kind {
             return Err(AppError::BadInput(
@@ -141,6 +143,12 @@ impl Activity for UpdateObject {
             }
             Contribution::Source(source) => {
                 DbSource::from_json(*source, data).await?;
+            }
+            Contribution::Comment(note) => {
+                DbComment::from_json(*note, data).await?;
+            }
+            Contribution::PollAnswer(_) => {
+                return Err(AppError::BadInput("a poll answer cannot be edited".into()));
             }
         }
         if local_consultation {
@@ -234,6 +242,13 @@ async fn withdraw(db: &impl ConnectionTrait, stored: &Stored) -> AppResult<()> {
             source::Entity::update_many()
                 .col_expr(source::Column::Withdrawn, withdrawn)
                 .filter(source::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+        }
+        Changed::Comment(id) => {
+            comment::Entity::update_many()
+                .col_expr(comment::Column::Withdrawn, withdrawn)
+                .filter(comment::Column::Id.eq(id))
                 .exec(db)
                 .await?;
         }

@@ -14,7 +14,7 @@ use url::Url;
 
 use super::actors::{DbGroup, DbPerson};
 use super::delivery::{self, Signer};
-use super::objects::DbProposal;
+use super::objects::{DbProposal, Note};
 use super::publish::Changed;
 use super::{FedData, publish};
 use crate::app::AppState;
@@ -190,45 +190,84 @@ impl Activity for VoteActivity {
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
         let (proposal, group) = counted_here(data, self.object.inner()).await?;
-        // The same rules as for a local vote: open period, visible proposal.
-        crate::services::proposals::ensure_takes_part(&proposal, &group)?;
         let voter = self.actor.dereference(data).await?;
-        let value = self.value()?;
-        // One transaction: the vote, the recount and the published tallies stay together.
-        let txn = crate::store::begin_write(&data.db).await?;
-        let existing = vote::Entity::find()
-            .filter(vote::Column::ProposalId.eq(proposal.id))
-            .filter(vote::Column::AccountId.eq(voter.model.id))
-            .one(&txn)
-            .await?;
-        let cast_at = self.published.unwrap_or_else(Utc::now).min(Utc::now());
-        match existing {
-            Some(row) if row.value == value.as_str() => return Ok(()),
-            Some(row) if row.updated_at > cast_at => return Ok(()),
-            Some(row) => {
-                let mut active: vote::ActiveModel = row.into();
-                active.value = Set(value.as_str().into());
-                active.updated_at = Set(cast_at);
-                active.update(&txn).await?;
-            }
-            None => {
-                vote::ActiveModel {
-                    proposal_id: Set(proposal.id),
-                    account_id: Set(voter.model.id),
-                    value: Set(value.as_str().into()),
-                    created_at: Set(cast_at),
-                    updated_at: Set(cast_at),
-                    ..Default::default()
-                }
-                .insert(&txn)
-                .await?;
-            }
-        }
-        refresh_tally(&txn, proposal.id).await?;
-        publish::updated(&txn, data, Changed::Proposal(proposal.id)).await?;
-        txn.commit().await?;
-        Ok(())
+        record(
+            data,
+            &proposal,
+            &group,
+            &voter,
+            self.value()?,
+            self.published,
+        )
+        .await
     }
+}
+
+/// A vote from another server on a proposal of a consultation hosted here: the same rules as
+/// a local vote (open period, visible proposal, one per person, changeable); a late delivery
+/// of an older vote does not override a newer one.
+async fn record(
+    data: &FedData,
+    proposal: &proposal::Model,
+    group: &consultation::Model,
+    voter: &DbPerson,
+    value: VoteValue,
+    published: Option<chrono::DateTime<Utc>>,
+) -> AppResult<()> {
+    crate::services::proposals::ensure_takes_part(proposal, group)?;
+    // One transaction: the vote, the recount and the published tallies stay together.
+    let txn = crate::store::begin_write(&data.db).await?;
+    let existing = vote::Entity::find()
+        .filter(vote::Column::ProposalId.eq(proposal.id))
+        .filter(vote::Column::AccountId.eq(voter.model.id))
+        .one(&txn)
+        .await?;
+    let cast_at = published.unwrap_or_else(Utc::now).min(Utc::now());
+    match existing {
+        Some(row) if row.value == value.as_str() => return Ok(()),
+        Some(row) if row.updated_at > cast_at => return Ok(()),
+        Some(row) => {
+            let mut active: vote::ActiveModel = row.into();
+            active.value = Set(value.as_str().into());
+            active.updated_at = Set(cast_at);
+            active.update(&txn).await?;
+        }
+        None => {
+            vote::ActiveModel {
+                proposal_id: Set(proposal.id),
+                account_id: Set(voter.model.id),
+                value: Set(value.as_str().into()),
+                created_at: Set(cast_at),
+                updated_at: Set(cast_at),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    refresh_tally(&txn, proposal.id).await?;
+    publish::updated(&txn, data, Changed::Proposal(proposal.id)).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A Mastodon-style poll answer (`Create(Note{name})` replying to the proposal's poll): the
+/// option's name is the vote.
+pub async fn record_poll_answer(
+    data: &FedData,
+    answer: &Note,
+    voter: &DbPerson,
+    proposal_id: i32,
+) -> AppResult<()> {
+    let name = answer.name.as_deref().unwrap_or_default();
+    let value = VoteValue::from_poll_option(name)
+        .ok_or_else(|| AppError::BadInput(format!("'{name}' is not an option of this poll")))?;
+    let proposal = proposal::Entity::find_by_id(proposal_id)
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such proposal here".into()))?;
+    let (proposal, group) = counted_here(data, &DbProposal::new(data, proposal)?.ap_id).await?;
+    record(data, &proposal, &group, voter, value, answer.published).await
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

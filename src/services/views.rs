@@ -136,6 +136,13 @@ impl AppState {
     pub fn proposal_url(&self, id: i32) -> String {
         format!("{}/proposals/{id}", self.origin)
     }
+    /// The poll Mastodon users vote in, companion of a proposal (FEDERATION.md).
+    pub fn question_url(&self, proposal_id: i32) -> String {
+        format!("{}/proposals/{proposal_id}/poll", self.origin)
+    }
+    pub fn comment_url(&self, id: i32) -> String {
+        format!("{}/comments/{id}", self.origin)
+    }
     pub fn argument_url(&self, id: i32) -> String {
         format!("{}/arguments/{id}", self.origin)
     }

@@ -26,6 +26,8 @@ pub struct Model {
     pub last_refreshed_at: Option<DateTimeUtc>,
     /// For a remote consultation: a member of this node followed it, so it is mirrored here.
     pub mirrored: bool,
+    /// Replies from other servers refused because they arrived after the period closed.
+    pub late_refused: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

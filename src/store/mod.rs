@@ -1,6 +1,7 @@
 //! sea-orm entities (one per table) and the connection set-up shared by SQLite and PostgreSQL.
 pub mod account;
 pub mod argument;
+pub mod comment;
 pub mod consultation;
 pub mod counter;
 pub mod delivery;
@@ -11,6 +12,8 @@ pub mod proposal;
 pub mod received_activity;
 pub mod report;
 pub mod session;
+pub mod share;
+pub mod signature_scheme;
 pub mod source;
 pub mod vote;
 
