@@ -3,10 +3,7 @@
 //! hosts a consultation, the other's account follows it with hand-made signed requests.
 mod common;
 
-use activitypub_federation::config::FederationConfig;
-use activitypub_federation::traits::Actor;
-use bytes::Bytes;
-use common::TestApp;
+use common::{TestApp, send_signed};
 use palabre::domain::Role;
 use palabre::federation::actors::{DbPerson, InstanceActor};
 use palabre::federation::keys;
@@ -15,40 +12,6 @@ use palabre::store::{delivery, follow, received_activity};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-
-/// Sends `activity` to `inbox`, signed with `signer`'s key (whatever the activity claims).
-async fn send_signed<A: Actor>(
-    app: &TestApp,
-    signer: &A,
-    inbox: &str,
-    signed_body: &Value,
-    sent_body: Option<&Value>,
-) -> StatusCode {
-    let config = FederationConfig::builder()
-        .domain(app.state.settings.domain())
-        .app_data(app.state.clone())
-        .debug(true)
-        .signed_fetch_actor(signer)
-        .build()
-        .await
-        .unwrap();
-    let data = config.to_request_data();
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
-    let request = client
-        .post(inbox)
-        .header("content-type", "application/activity+json");
-    let body = Bytes::from(serde_json::to_vec(signed_body).unwrap());
-    let mut signed = data.sign_request(request, body).await.unwrap();
-    if let Some(other) = sent_body {
-        // The body changed after signing: its digest no longer matches.
-        *signed.body_mut() = Some(serde_json::to_vec(other).unwrap().into());
-    }
-    reqwest::Client::new()
-        .execute(signed)
-        .await
-        .unwrap()
-        .status()
-}
 
 #[tokio::test]
 async fn only_the_actor_s_own_signature_is_accepted_and_duplicates_change_nothing() {
@@ -225,6 +188,7 @@ async fn a_remote_author_cannot_give_itself_the_organisers_answer_nor_list_a_gro
             "name": "Ma proposition",
             "content": "<p>Texte</p>",
             "audience": group,
+            "to": ["https://www.w3.org/ns/activitystreams#Public", group],
         });
         if let (Value::Object(page), Value::Object(extra)) = (&mut page, extra) {
             page.extend(extra);

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+pub mod peer;
+
 /// The `palabre` binary: `PALABRE_BIN`, or the one cargo built next to this test executable.
 pub fn palabre_binary() -> anyhow::Result<PathBuf> {
     if let Ok(path) = std::env::var("PALABRE_BIN") {

@@ -1,5 +1,5 @@
 //! The wider fediverse: replies without a stance (comments, as Mastodon users write them),
-//! boosts (shares), late replies refused after a consultation closed, and which HTTP signature
+//! boosts (shares), the activity that cast a remote vote, late replies refused after a consultation closed, and which HTTP signature
 //! scheme each remote server accepts (draft-cavage or RFC 9421).
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -21,6 +21,12 @@ enum Accounts {
 enum Proposals {
     Table,
     Id,
+}
+
+#[derive(DeriveIden)]
+enum Votes {
+    Table,
+    ActivityId,
 }
 
 #[derive(DeriveIden)]
@@ -149,6 +155,15 @@ impl MigrationTrait for Migration {
             Table::alter()
                 .table(Consultations::Table)
                 .add_column(integer(Consultations::LateRefused).default(0))
+                .take(),
+        )
+        .await?;
+
+        // The activity that cast a vote from another server: Pleroma takes it back by id alone.
+        m.alter_table(
+            Table::alter()
+                .table(Votes::Table)
+                .add_column(string_null(Votes::ActivityId))
                 .take(),
         )
         .await?;

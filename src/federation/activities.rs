@@ -19,7 +19,7 @@ use super::comments::DbComment;
 use super::objects::{DbArgument, DbProposal, Note, Page};
 use super::participation::{Reject, UpdateGroup};
 use super::reports::Flag;
-use super::shares::UndoShare;
+use super::shares::{UndoById, UndoShare};
 use super::sources::{DbSource, SourceNote};
 use super::updates::{DeleteObject, UpdateObject};
 use super::votes::{UndoVote, VoteActivity};
@@ -202,6 +202,10 @@ impl Activity for UndoFollow {
         follow::Entity::delete_many()
             .filter(follow::Column::FollowerId.eq(follower.model.id))
             .filter(follow::Column::ConsultationId.eq(group.model.id))
+            .exec(&data.db)
+            .await?;
+        // Misskey follows again with the same id: a new follow, not a duplicate of the old.
+        received_activity::Entity::delete_by_id(self.object.id.to_string())
             .exec(&data.db)
             .await?;
         Ok(())
@@ -519,6 +523,7 @@ pub enum InboxActivity {
     Vote(VoteActivity),
     UndoVote(UndoVote),
     UndoShare(UndoShare),
+    UndoById(UndoById),
     Flag(Flag),
 }
 
@@ -537,6 +542,7 @@ impl InboxActivity {
             InboxActivity::Vote(a) => a,
             InboxActivity::UndoVote(a) => a,
             InboxActivity::UndoShare(a) => a,
+            InboxActivity::UndoById(a) => a,
             InboxActivity::Flag(a) => a,
         }
     }
@@ -586,6 +592,7 @@ impl Activity for InboxActivity {
             InboxActivity::Vote(a) => a.verify(data).await,
             InboxActivity::UndoVote(a) => a.verify(data).await,
             InboxActivity::UndoShare(a) => a.verify(data).await,
+            InboxActivity::UndoById(a) => a.verify(data).await,
             InboxActivity::Flag(a) => a.verify(data).await,
         }
     }
@@ -593,10 +600,16 @@ impl Activity for InboxActivity {
     /// Receiving the same activity twice has no second effect: ids are remembered.
     async fn receive(self, data: &Data<AppState>) -> AppResult<()> {
         let id = Activity::id(&self).to_string();
-        if received_activity::Entity::find_by_id(id.clone())
-            .one(&data.db)
-            .await?
-            .is_some()
+        // Updates are idempotent, and GoToSocial reuses one id for every edit of a status.
+        let reuses_ids = matches!(
+            self,
+            InboxActivity::UpdateObject(_) | InboxActivity::UpdateGroup(_)
+        );
+        if !reuses_ids
+            && received_activity::Entity::find_by_id(id.clone())
+                .one(&data.db)
+                .await?
+                .is_some()
         {
             return Ok(());
         }
@@ -613,6 +626,7 @@ impl Activity for InboxActivity {
             InboxActivity::Vote(a) => a.receive(data).await?,
             InboxActivity::UndoVote(a) => a.receive(data).await?,
             InboxActivity::UndoShare(a) => a.receive(data).await?,
+            InboxActivity::UndoById(a) => a.receive(data).await?,
             InboxActivity::Flag(a) => a.receive(data).await?,
         }
         // A concurrent duplicate may have been recorded meanwhile: that is fine.

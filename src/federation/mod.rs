@@ -70,6 +70,10 @@ pub async fn config(state: AppState) -> anyhow::Result<FederationConfig<AppState
         .domain(domain)
         .debug(allow_local)
         .http_fetch_limit(50)
+        // Mastodon's shape of draft-cavage signatures (`rsa-sha256` over `(request-target) host
+        // date digest`, with a `Date` header): Mastodon, Fedify and GoToSocial refuse signed
+        // GETs without a `Date`, which the library's default (`hs2019`, `(created)`) omits.
+        .http_signature_compat(true)
         .signed_fetch_actor(&instance)
         .app_data(state)
         .build()

@@ -158,6 +158,18 @@ impl Contribution {
         }
     }
 
+    /// Addressed to the public: a direct or followers-only message is never published here.
+    pub fn is_public(&self) -> bool {
+        let (to, cc) = match self {
+            Contribution::Page(p) => (&p.to, &p.cc),
+            Contribution::Note(n) | Contribution::Comment(n) | Contribution::PollAnswer(n) => {
+                (&n.to, &n.cc)
+            }
+            Contribution::Source(s) => (&s.to, &s.cc),
+        };
+        to.iter().chain(cc).any(|u| u.as_str() == AS_PUBLIC)
+    }
+
     /// What it answers: nothing for a proposal.
     pub fn in_reply_to(&self) -> Option<&Url> {
         match self {
@@ -217,6 +229,12 @@ impl Activity for CreateContribution {
         // Authors create their own objects only, on their own host.
         super::verify_same_origin(self.actor.inner(), self.object.id())?;
         verify_urls_match(self.actor.inner(), self.object.attributed_to())?;
+        // A poll answer goes to the poll's author only; everything else becomes public here.
+        if !matches!(self.object, Contribution::PollAnswer(_)) && !self.object.is_public() {
+            return Err(AppError::BadInput(
+                "only public replies take part in a consultation (this one is private)".into(),
+            ));
+        }
         match &self.object {
             Contribution::Page(page) => DbProposal::verify(page, self.actor.inner(), data).await?,
             Contribution::Note(note) => DbArgument::verify(note, self.actor.inner(), data).await?,
@@ -291,7 +309,7 @@ impl Activity for CreateContribution {
             }
             Contribution::PollAnswer(note) => {
                 let proposal_id = parent.map(|p| p.proposal_id).unwrap_or_default();
-                super::votes::record_poll_answer(data, &note, &author, proposal_id).await
+                super::votes::record_poll_answer(data, &self.id, &note, &author, proposal_id).await
             }
         }
     }

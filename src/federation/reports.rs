@@ -64,6 +64,28 @@ pub struct Flag {
     #[serde(deserialize_with = "deserialize_one_or_many")]
     pub object: Vec<Url>,
     pub content: Option<String>,
+    /// Lemmy puts the reason here.
+    pub summary: Option<String>,
+}
+
+impl Flag {
+    /// What is reported: the listed objects, and the links in the reason (Misskey names only
+    /// the account and writes the note's URL in the text).
+    fn reported(&self) -> Vec<Url> {
+        let mentioned = self
+            .content
+            .as_deref()
+            .unwrap_or_default()
+            .split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"')
+            .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+            .filter_map(|w| Url::parse(w).ok());
+        self.object
+            .iter()
+            .cloned()
+            .chain(mentioned)
+            .take(20)
+            .collect()
+    }
 }
 
 /// The consultation hosted here that a reported object belongs to.
@@ -89,7 +111,7 @@ impl Activity for Flag {
     }
 
     async fn verify(&self, data: &FedData) -> AppResult<()> {
-        for object in self.object.iter().take(20) {
+        for object in &self.reported() {
             if local_consultation_of(data, object).await?.is_some() {
                 return Ok(());
             }
@@ -104,9 +126,10 @@ impl Activity for Flag {
         let reason = self
             .content
             .as_deref()
+            .or(self.summary.as_deref())
             .map(|c| clean_name(c, 1000))
             .unwrap_or_default();
-        for object in self.object.iter().take(20) {
+        for object in &self.reported() {
             if let Some(consultation_id) = local_consultation_of(data, object).await? {
                 crate::services::reports::record_remote(
                     data,

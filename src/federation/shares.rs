@@ -16,7 +16,7 @@ use super::publish::Changed;
 use crate::app::AppState;
 use crate::domain::ensure_open;
 use crate::error::{AppError, AppResult};
-use crate::store::{consultation, share};
+use crate::store::{consultation, share, vote};
 
 /// The proposal, hosted here, that a boost names (the proposal itself or its poll).
 async fn shared_proposal(data: &FedData, object: &Url) -> AppResult<(i32, consultation::Model)> {
@@ -123,6 +123,65 @@ impl Activity for UndoShare {
             .filter(share::Column::ActorId.eq(person.model.id))
             .exec(&data.db)
             .await?;
+        Ok(())
+    }
+}
+
+/// An `Undo` naming the undone activity by its id alone (Pleroma): a vote or a share of the
+/// sender's, found by the activity that made it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoById {
+    #[serde(rename = "type")]
+    pub kind: UndoType,
+    pub id: Url,
+    pub actor: ObjectId<DbPerson>,
+    pub object: Url,
+}
+
+#[async_trait::async_trait]
+impl Activity for UndoById {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &FedData) -> AppResult<()> {
+        // Only the sender's own votes and shares are looked up: nothing else can be undone.
+        Ok(())
+    }
+
+    async fn receive(self, data: &FedData) -> AppResult<()> {
+        let Some(person) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
+            return Ok(());
+        };
+        share::Entity::delete_many()
+            .filter(share::Column::ActivityId.eq(self.object.as_str()))
+            .filter(share::Column::ActorId.eq(person.model.id))
+            .exec(&data.db)
+            .await?;
+        let vote = vote::Entity::find()
+            .filter(vote::Column::ActivityId.eq(self.object.as_str()))
+            .filter(vote::Column::AccountId.eq(person.model.id))
+            .one(&data.db)
+            .await?;
+        let Some(vote) = vote else {
+            return Ok(());
+        };
+        let (_, proposal, group) =
+            super::locate::parts(&data.db, person.model.id, vote.proposal_id).await?;
+        crate::services::proposals::ensure_takes_part(&proposal, &group)?;
+        let txn = crate::store::begin_write(&data.db).await?;
+        vote::Entity::delete_by_id(vote.id).exec(&txn).await?;
+        crate::services::refresh_tally(&txn, proposal.id).await?;
+        super::publish::updated(&txn, data, Changed::Proposal(proposal.id)).await?;
+        txn.commit().await?;
         Ok(())
     }
 }

@@ -140,11 +140,16 @@ pub struct VoteActivity {
     pub value: Option<String>,
     /// When the vote was cast: a late delivery of an older vote does not override a newer one.
     pub published: Option<chrono::DateTime<Utc>>,
+    /// Misskey sends every emoji reaction as a `Like`: a thumbs-down is no agreement.
+    #[serde(rename = "_misskey_reaction")]
+    pub misskey_reaction: Option<String>,
 }
 
 impl VoteActivity {
     fn value(&self) -> AppResult<VoteValue> {
+        let reaction = self.misskey_reaction.as_deref().unwrap_or_default();
         match (&self.kind, self.value.as_deref()) {
+            (VoteType::Like, _) if reaction.starts_with('\u{1F44E}') => Ok(VoteValue::Disagree),
             (VoteType::Like, _) => Ok(VoteValue::Agree),
             (VoteType::Dislike, _) => Ok(VoteValue::Disagree),
             (VoteType::Vote, Some(value)) => VoteValue::parse(value),
@@ -191,29 +196,36 @@ impl Activity for VoteActivity {
     async fn receive(self, data: &FedData) -> AppResult<()> {
         let (proposal, group) = counted_here(data, self.object.inner()).await?;
         let voter = self.actor.dereference(data).await?;
-        record(
-            data,
-            &proposal,
-            &group,
-            &voter,
-            self.value()?,
-            self.published,
-        )
-        .await
+        let cast = Cast {
+            value: self.value()?,
+            published: self.published,
+            activity: &self.id,
+        };
+        record(data, &proposal, &group, &voter, cast).await
     }
 }
 
 /// A vote from another server on a proposal of a consultation hosted here: the same rules as
 /// a local vote (open period, visible proposal, one per person, changeable); a late delivery
 /// of an older vote does not override a newer one.
+struct Cast<'a> {
+    value: VoteValue,
+    published: Option<chrono::DateTime<Utc>>,
+    activity: &'a Url,
+}
+
 async fn record(
     data: &FedData,
     proposal: &proposal::Model,
     group: &consultation::Model,
     voter: &DbPerson,
-    value: VoteValue,
-    published: Option<chrono::DateTime<Utc>>,
+    cast: Cast<'_>,
 ) -> AppResult<()> {
+    let Cast {
+        value,
+        published,
+        activity,
+    } = cast;
     crate::services::proposals::ensure_takes_part(proposal, group)?;
     // One transaction: the vote, the recount and the published tallies stay together.
     let txn = crate::store::begin_write(&data.db).await?;
@@ -230,6 +242,7 @@ async fn record(
             let mut active: vote::ActiveModel = row.into();
             active.value = Set(value.as_str().into());
             active.updated_at = Set(cast_at);
+            active.activity_id = Set(Some(activity.to_string()));
             active.update(&txn).await?;
         }
         None => {
@@ -239,6 +252,7 @@ async fn record(
                 value: Set(value.as_str().into()),
                 created_at: Set(cast_at),
                 updated_at: Set(cast_at),
+                activity_id: Set(Some(activity.to_string())),
                 ..Default::default()
             }
             .insert(&txn)
@@ -255,6 +269,7 @@ async fn record(
 /// option's name is the vote.
 pub async fn record_poll_answer(
     data: &FedData,
+    create: &Url,
     answer: &Note,
     voter: &DbPerson,
     proposal_id: i32,
@@ -267,7 +282,12 @@ pub async fn record_poll_answer(
         .await?
         .ok_or_else(|| AppError::NotFound("no such proposal here".into()))?;
     let (proposal, group) = counted_here(data, &DbProposal::new(data, proposal)?.ap_id).await?;
-    record(data, &proposal, &group, voter, value, answer.published).await
+    let cast = Cast {
+        value,
+        published: answer.published,
+        activity: create,
+    };
+    record(data, &proposal, &group, voter, cast).await
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -306,13 +326,12 @@ impl Activity for UndoVote {
         let Some(voter) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
             return Ok(());
         };
-        let value = self.object.value()?;
+        // Whatever the undone activity's type: Lemmy takes a downvote back with `Undo(Like)`.
         let txn = crate::store::begin_write(&data.db).await?;
         let mut undone = vote::Entity::delete_many()
             .filter(vote::Column::ProposalId.eq(proposal.id))
-            .filter(vote::Column::AccountId.eq(voter.model.id))
-            .filter(vote::Column::Value.eq(value.as_str()));
-        // A late Undo does not take back a newer vote of the same value.
+            .filter(vote::Column::AccountId.eq(voter.model.id));
+        // A late Undo does not take back a newer vote.
         if let Some(published) = self.object.published {
             undone = undone.filter(vote::Column::UpdatedAt.lte(published));
         }

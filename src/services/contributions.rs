@@ -6,14 +6,16 @@ use url::Url;
 use utoipa::{IntoParams, ToSchema};
 
 use super::proposals::{load, load_for_participation};
-use super::views::{ArgumentView, SourceView, argument_views, source_views};
+use super::views::{
+    ArgumentView, CommentView, SourceView, argument_views, comment_views, source_views,
+};
 use super::{BODY_MAX, TITLE_MAX, refresh_tally, required_text};
 use crate::app::AppState;
 use crate::domain::{Actor, Stance, ensure_open};
 use crate::error::{AppError, AppResult};
 use crate::federation::participation::{self, Sent};
 use crate::federation::publish::{self, Changed};
-use crate::store::{self, argument, consultation, source};
+use crate::store::{self, argument, comment, consultation, source};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewArgument {
@@ -307,6 +309,27 @@ pub async fn list_sources(
         .all(&state.db)
         .await?;
     source_views(state, &state.db, &models).await
+}
+
+/// The comments of a proposal (replies from the fediverse without a side), oldest first.
+pub async fn list_comments(
+    state: &AppState,
+    viewer: Option<&Actor>,
+    proposal_id: i32,
+) -> AppResult<Vec<CommentView>> {
+    load(&state.db, proposal_id, viewer).await?;
+    let mut select = comment::Entity::find()
+        .filter(comment::Column::ProposalId.eq(proposal_id))
+        .filter(comment::Column::Withdrawn.eq(false));
+    if !viewer.is_some_and(Actor::is_moderator) {
+        select = select.filter(comment::Column::Hidden.eq(false));
+    }
+    let models = select
+        .order_by_asc(comment::Column::CreatedAt)
+        .order_by_asc(comment::Column::Id)
+        .all(&state.db)
+        .await?;
+    comment_views(state, &state.db, &models).await
 }
 
 async fn load_source(

@@ -2,21 +2,21 @@
 //! hidden by moderators, answered by the organisers.
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::contributions::{self, ArgumentFilter};
-use super::views::{ArgumentView, ProposalView, SourceView, proposal_views};
+use super::views::{ArgumentView, CommentView, ProposalView, SourceView, proposal_views};
 use super::{BODY_MAX, TITLE_MAX, consultations, required_text, votes};
 use crate::app::AppState;
 use crate::domain::{Actor, ProposalState, Stance, VoteValue, ensure_open};
 use crate::error::{AppError, AppResult};
 use crate::federation::participation::{self, Sent};
 use crate::federation::publish::{self, Changed};
-use crate::store::{self, consultation, proposal};
+use crate::store::{self, consultation, proposal, share};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewProposal {
@@ -79,6 +79,10 @@ pub struct ProposalDetail {
     pub arguments_for: Vec<ArgumentView>,
     pub arguments_against: Vec<ArgumentView>,
     pub sources: Vec<SourceView>,
+    /// Replies without a side, oldest first.
+    pub comments: Vec<CommentView>,
+    /// How many people on other servers shared (boosted) it.
+    pub shares: u64,
     /// The caller's own vote, when signed in.
     pub my_vote: Option<VoteValue>,
 }
@@ -278,6 +282,11 @@ pub async fn get(state: &AppState, viewer: Option<&Actor>, id: i32) -> AppResult
     let (arguments_for, arguments_against) =
         arguments.into_iter().partition(|a| a.stance == Stance::For);
     let sources = contributions::list_sources(state, viewer, id).await?;
+    let comments = contributions::list_comments(state, viewer, id).await?;
+    let shares = share::Entity::find()
+        .filter(share::Column::ProposalId.eq(id))
+        .count(&state.db)
+        .await?;
     let my_vote = match viewer {
         Some(actor) => votes::own_vote(&state.db, id, actor.account_id).await?,
         None => None,
@@ -287,6 +296,8 @@ pub async fn get(state: &AppState, viewer: Option<&Actor>, id: i32) -> AppResult
         arguments_for,
         arguments_against,
         sources,
+        comments,
+        shares,
         my_vote,
     })
 }

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::domain::{ConsultationState, ProposalState, Stance};
 use crate::error::AppResult;
 use crate::render::markdown_to_html;
-use crate::store::{account, argument, consultation, proposal, source};
+use crate::store::{account, argument, comment, consultation, proposal, source};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuthorView {
@@ -40,6 +40,8 @@ pub struct ConsultationView {
     pub origin: Option<String>,
     /// Its id on its own node, when mirrored.
     pub origin_url: Option<String>,
+    /// Replies from other servers refused because they came after the period closed.
+    pub late_refused: i32,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
@@ -111,6 +113,23 @@ pub struct ArgumentView {
     pub origin: Option<String>,
     /// `pending` or `accepted`, for an argument posted here on a mirrored consultation.
     pub origin_state: Option<String>,
+}
+
+/// A reply that takes no side (from Mastodon, say): shown with the proposal, never counted.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommentView {
+    pub id: i32,
+    pub proposal_id: i32,
+    pub body: String,
+    pub body_html: String,
+    pub author: AuthorView,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub hidden: bool,
+    /// Where it can be read in its own thread: its id on its server.
+    pub url: String,
+    /// The server it came from.
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -216,6 +235,7 @@ pub fn consultation_view(
         url: state.consultation_url(&model.slug),
         origin: origin_of(&model.ap_id),
         origin_url: model.ap_id.clone(),
+        late_refused: model.late_refused,
     }
 }
 
@@ -310,6 +330,29 @@ pub async fn argument_views(
             url: state.argument_url(a.id),
             origin: origin_of(&a.ap_id),
             origin_state: a.origin_state.clone(),
+        })
+        .collect())
+}
+
+pub async fn comment_views(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    models: &[comment::Model],
+) -> AppResult<Vec<CommentView>> {
+    let authors = authors(state, db, models.iter().map(|c| c.author_id)).await?;
+    Ok(models
+        .iter()
+        .map(|c| CommentView {
+            id: c.id,
+            proposal_id: c.proposal_id,
+            body_html: markdown_to_html(&c.body),
+            body: c.body.clone(),
+            author: author_of(&authors, c.author_id),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            hidden: c.hidden,
+            url: c.ap_id.clone().unwrap_or_else(|| state.comment_url(c.id)),
+            origin: origin_of(&c.ap_id),
         })
         .collect())
 }

@@ -10,6 +10,8 @@ pub struct Model {
     pub value: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// For a vote from another server: the activity that cast it.
+    pub activity_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -119,6 +119,19 @@ impl Messages {
         self.plural_against.of(*n)
     }
 
+    pub fn comments(&self, n: usize) -> String {
+        self.plural_comments
+            .of(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    pub fn shares(&self, n: &u64) -> String {
+        self.plural_shares.of(i64::try_from(*n).unwrap_or(i64::MAX))
+    }
+
+    pub fn late_refused(&self, n: &i32) -> String {
+        self.plural_late_refused.of(*n)
+    }
+
     pub fn proposals(&self, n: &u64) -> String {
         self.plural_proposals
             .of(i64::try_from(*n).unwrap_or(i64::MAX))

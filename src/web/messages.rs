@@ -12,6 +12,10 @@ pub struct Messages {
     pub plural_for: Plural,
     pub plural_against: Plural,
     pub plural_proposals: Plural,
+    pub plural_comments: Plural,
+    pub plural_shares: Plural,
+    /// After closing: how many replies from other servers were refused, and why.
+    pub plural_late_refused: Plural,
     pub against_short: &'static str,
 
     // layout
@@ -179,6 +183,21 @@ pub static FR: Messages = Messages {
     period_format: "%d/%m/%Y %H:%M",
     period_pattern: "du {from} au {to}",
     contribution_pattern: "La contribution #{n}",
+    plural_comments: Plural {
+        zero: "Aucun commentaire",
+        one: "{n} commentaire",
+        many: "{n} commentaires",
+    },
+    plural_shares: Plural {
+        zero: "Pas encore partagée sur le fédivers",
+        one: "Partagée {n} fois sur le fédivers",
+        many: "Partagée {n} fois sur le fédivers",
+    },
+    plural_late_refused: Plural {
+        zero: "",
+        one: "{n} réponse venue d'un autre serveur (Mastodon, Lemmy…) après la clôture a été refusée : la participation est close pour tout le monde, partout.",
+        many: "{n} réponses venues d'autres serveurs (Mastodon, Lemmy…) après la clôture ont été refusées : la participation est close pour tout le monde, partout.",
+    },
     plural_for: Plural {
         zero: "Aucun argument pour",
         one: "{n} argument pour",
@@ -397,6 +416,21 @@ pub static EN: Messages = Messages {
     period_format: "%Y-%m-%d %H:%M",
     period_pattern: "from {from} to {to}",
     contribution_pattern: "Contribution #{n}",
+    plural_comments: Plural {
+        zero: "No comment",
+        one: "{n} comment",
+        many: "{n} comments",
+    },
+    plural_shares: Plural {
+        zero: "Not shared on the fediverse yet",
+        one: "Shared {n} time on the fediverse",
+        many: "Shared {n} times on the fediverse",
+    },
+    plural_late_refused: Plural {
+        zero: "",
+        one: "{n} reply from another server (Mastodon, Lemmy…) came after closing and was refused: participation is closed for everyone, everywhere.",
+        many: "{n} replies from other servers (Mastodon, Lemmy…) came after closing and were refused: participation is closed for everyone, everywhere.",
+    },
     plural_for: Plural {
         zero: "No argument for",
         one: "{n} argument for",

@@ -174,3 +174,39 @@ impl TestApp {
         body
     }
 }
+
+/// Sends `signed_body` to `inbox`, signed (draft-cavage, as Mastodon signs) with `signer`'s key
+/// whatever the activity claims; `sent_body`, when given, replaces the body after signing.
+pub async fn send_signed<A: activitypub_federation::traits::Actor>(
+    app: &TestApp,
+    signer: &A,
+    inbox: &str,
+    signed_body: &Value,
+    sent_body: Option<&Value>,
+) -> StatusCode {
+    let config = activitypub_federation::config::FederationConfig::builder()
+        .domain(app.state.settings.domain())
+        .app_data(app.state.clone())
+        .debug(true)
+        .http_signature_compat(true)
+        .signed_fetch_actor(signer)
+        .build()
+        .await
+        .expect("signing configuration");
+    let data = config.to_request_data();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+    let request = client
+        .post(inbox)
+        .header("content-type", "application/activity+json");
+    let body = bytes::Bytes::from(serde_json::to_vec(signed_body).expect("json"));
+    let mut signed = data.sign_request(request, body).await.expect("signed");
+    if let Some(other) = sent_body {
+        // The body changed after signing: its digest no longer matches.
+        *signed.body_mut() = Some(serde_json::to_vec(other).expect("json").into());
+    }
+    reqwest::Client::new()
+        .execute(signed)
+        .await
+        .expect("delivery")
+        .status()
+}
