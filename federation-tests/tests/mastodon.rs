@@ -290,6 +290,41 @@ async fn a_mastodon_user_takes_part_from_their_own_account() {
         "{reports} (reported {reported})"
     );
 
+    // alice follows nadia herself, and so sees what nadia writes, wherever she writes it.
+    let nadia_id = format!("{}/users/nadia", node.url);
+    let found = peer
+        .must("lookup", json!({"q": format!("@nadia@{}", node.host())}))
+        .await
+        .unwrap();
+    assert_eq!(found["id"], nadia_id.as_str(), "{found}");
+    peer.must("follow", json!({"target": nadia_id}))
+        .await
+        .unwrap();
+    eventually("alice to follow nadia", || async {
+        let following = peer.read("following").await.ok()?;
+        following
+            .as_array()?
+            .iter()
+            .any(|f| f["target"] == nadia_id.as_str() && f["state"] == "accepted")
+            .then_some(())
+    })
+    .await;
+    let followers = |url: String| async move {
+        palabre_federation_tests::client()
+            .get(url)
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        followers(format!("{nadia_id}/followers")).await["totalItems"],
+        1
+    );
+
     // An argument written on the node reaches alice's timeline, in the proposal's thread.
     let local = nadia
         .post(
@@ -309,6 +344,22 @@ async fn a_mastodon_user_takes_part_from_their_own_account() {
     .await;
     assert_eq!(shown["inReplyTo"], proposal_url.as_str(), "{shown}");
     assert!(shown["content"].as_str().unwrap().contains("Les commerces"));
+    eventually("nadia's own Create in alice's inbox", || async {
+        let inbox = peer.read("inbox").await.ok()?;
+        inbox
+            .as_array()?
+            .iter()
+            .any(|a| a["type"] == "Create" && a["actor"] == nadia_id.as_str())
+            .then_some(())
+    })
+    .await;
+    peer.must("unfollow", json!({"target": nadia_id}))
+        .await
+        .unwrap();
+    assert_eq!(
+        followers(format!("{nadia_id}/followers")).await["totalItems"],
+        0
+    );
 
     // Closing closes it for alice too: her reply is refused with a reason she receives, the
     // page says so, and nothing from after the close is counted.

@@ -1,4 +1,4 @@
-//! The wider fediverse: replies without a stance (comments, as Mastodon users write them),
+//! The wider fediverse: people following accounts, replies without a stance (comments, as Mastodon users write them),
 //! boosts (shares), the activity that cast a remote vote, late replies refused after a consultation closed, and which HTTP signature
 //! scheme each remote server accepts (draft-cavage or RFC 9421).
 use sea_orm_migration::{prelude::*, schema::*};
@@ -56,6 +56,16 @@ enum Shares {
     Id,
     ProposalId,
     ActorId,
+    ActivityId,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum AccountFollows {
+    Table,
+    Id,
+    FollowerId,
+    AccountId,
     ActivityId,
     CreatedAt,
 }
@@ -164,6 +174,41 @@ impl MigrationTrait for Migration {
             Table::alter()
                 .table(Votes::Table)
                 .add_column(string_null(Votes::ActivityId))
+                .take(),
+        )
+        .await?;
+
+        // People elsewhere following an account of this node (Mastodon's "follow").
+        m.create_table(
+            Table::create()
+                .table(AccountFollows::Table)
+                .col(pk_auto(AccountFollows::Id))
+                .col(integer(AccountFollows::FollowerId))
+                .col(integer(AccountFollows::AccountId))
+                .col(string(AccountFollows::ActivityId))
+                .col(timestamp_with_time_zone(AccountFollows::CreatedAt))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(AccountFollows::Table, AccountFollows::FollowerId)
+                        .to(Accounts::Table, Accounts::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(AccountFollows::Table, AccountFollows::AccountId)
+                        .to(Accounts::Table, Accounts::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .take(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_account_follows_one_per_pair")
+                .table(AccountFollows::Table)
+                .col(AccountFollows::FollowerId)
+                .col(AccountFollows::AccountId)
+                .unique()
                 .take(),
         )
         .await?;

@@ -23,7 +23,7 @@ use super::shares::{UndoById, UndoShare};
 use super::sources::{DbSource, SourceNote};
 use super::updates::{DeleteObject, UpdateObject};
 use super::votes::{UndoVote, VoteActivity};
-use super::{FedData, delivery};
+use super::{FedData, delivery, person_follows};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::store::{follow, received_activity};
@@ -56,13 +56,18 @@ impl Activity for Follow {
     async fn verify(&self, data: &FedData) -> AppResult<()> {
         if !self.object.is_local(data) {
             return Err(AppError::BadInput(
-                "only consultations of this node can be followed here".into(),
+                "only consultations and accounts of this node can be followed here".into(),
             ));
         }
         Ok(())
     }
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
+        if let Some(account) = person_follows::local_account(data, self.object.inner()).await? {
+            let follower = self.actor.dereference(data).await?;
+            let follow = serde_json::to_value(&self).map_err(anyhow::Error::from)?;
+            return person_follows::accept(data, &account, &follower, &self.id, follow).await;
+        }
         let group = self.object.dereference_local(data).await?;
         let follower = self.actor.dereference(data).await?;
         let existing = follow::Entity::find()
@@ -193,6 +198,15 @@ impl Activity for UndoFollow {
     }
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
+        if let Some(account) =
+            person_follows::local_account(data, self.object.object.inner()).await?
+        {
+            if let Some(follower) = DbPerson::read_from_id(self.actor.inner().clone(), data).await?
+            {
+                person_follows::undo(data, &account, &follower).await?;
+            }
+            return Ok(());
+        }
         let Some(group) = self.object.object.dereference_local(data).await.ok() else {
             return Ok(());
         };

@@ -16,7 +16,7 @@ use url::Url;
 
 use super::activities::StoredActivity;
 use super::actors::{DbGroup, DbPerson};
-use super::{context, keys};
+use super::{context, keys, signatures};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::store::{account, consultation, delivery};
@@ -109,27 +109,38 @@ async fn claim(db: &impl ConnectionTrait, lease_seconds: i64) -> AppResult<Vec<d
     Ok(rows)
 }
 
-async fn prepare<A: Actor + std::fmt::Debug>(
+/// Sends `activity` to one inbox as `actor`. The library's `SendActivityTask::prepare` checks
+/// the inbox first, as before (a local or invalid inbox is skipped); the signing and sending
+/// are `signatures::deliver`'s, which uses the draft-cavage or RFC 9421 scheme the remote host
+/// accepts, with the library's body bytes (`serde_json::to_vec` of the activity).
+async fn deliver<A: Actor + std::fmt::Debug>(
     activity: &StoredActivity,
     actor: &A,
     inbox: Url,
     data: &Data<AppState>,
-) -> AppResult<Vec<SendActivityTask>> {
-    Ok(SendActivityTask::prepare(activity, actor, vec![inbox], data).await?)
+) -> AppResult<()> {
+    if SendActivityTask::prepare(activity, actor, vec![inbox.clone()], data)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let body = serde_json::to_vec(activity).map_err(anyhow::Error::from)?;
+    signatures::deliver(data, actor, &activity.id, &inbox, body).await
 }
 
 async fn send(row: &delivery::Model, data: &Data<AppState>) -> AppResult<()> {
     let activity: StoredActivity =
         serde_json::from_str(&row.payload).map_err(anyhow::Error::from)?;
     let inbox = Url::parse(&row.inbox).map_err(|e| AppError::BadInput(e.to_string()))?;
-    let tasks = match row.actor_kind.as_str() {
+    match row.actor_kind.as_str() {
         "account" => {
             let model = account::Entity::find_by_id(row.actor_id)
                 .one(&data.db)
                 .await?
                 .ok_or_else(|| AppError::NotFound("signing account".into()))?;
             let model = keys::ensure_account_keys(data, model).await?;
-            prepare(&activity, &DbPerson::new(data, model)?, inbox, data).await?
+            deliver(&activity, &DbPerson::new(data, model)?, inbox, data).await
         }
         "consultation" => {
             let model = consultation::Entity::find_by_id(row.actor_id)
@@ -137,14 +148,10 @@ async fn send(row: &delivery::Model, data: &Data<AppState>) -> AppResult<()> {
                 .await?
                 .ok_or_else(|| AppError::NotFound("signing consultation".into()))?;
             let model = keys::ensure_consultation_keys(data, model).await?;
-            prepare(&activity, &DbGroup::new(data, model)?, inbox, data).await?
+            deliver(&activity, &DbGroup::new(data, model)?, inbox, data).await
         }
-        _ => prepare(&activity, &keys::instance_actor(data).await?, inbox, data).await?,
-    };
-    for task in tasks {
-        task.sign_and_send(data).await?;
+        _ => deliver(&activity, &keys::instance_actor(data).await?, inbox, data).await,
     }
-    Ok(())
 }
 
 async fn record(row: delivery::Model, outcome: AppResult<()>, state: &AppState) -> AppResult<()> {

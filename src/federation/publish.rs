@@ -214,7 +214,8 @@ pub async fn created(
     let loaded = load(db, state, changed).await?;
     if loaded.group.ap_id.is_some() {
         if loaded.written_here {
-            return author_to_origin(db, state, &loaded, "Create", loaded.json.clone()).await;
+            author_to_origin(db, state, &loaded, "Create", loaded.json.clone()).await?;
+            return author_followers(db, state, &loaded, "Create", loaded.json.clone()).await;
         }
         return Ok(());
     }
@@ -229,7 +230,23 @@ pub async fn created(
         "cc": [group.followers_url()],
     });
     group_to_followers(db, state, &loaded.group, "Announce", create).await?;
-    for_microblogs(db, state, changed, &loaded, "Create").await
+    for_microblogs(db, state, changed, &loaded, "Create").await?;
+    author_followers(db, state, &loaded, "Create", loaded.json.clone()).await
+}
+
+/// People elsewhere who follow the author (from Mastodon, say) see what the author writes
+/// here, whichever consultation it is in.
+async fn author_followers(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    loaded: &Loaded,
+    kind: &str,
+    object: Value,
+) -> AppResult<()> {
+    if !loaded.written_here {
+        return Ok(());
+    }
+    super::person_follows::tell_followers(db, state, &loaded.author, kind, object).await
 }
 
 /// What Mastodon-like servers can show, next to what Palabre and Lemmy read: a proposal's
@@ -270,12 +287,14 @@ pub async fn updated(
     let loaded = load(db, state, changed).await?;
     if loaded.group.ap_id.is_some() {
         if loaded.written_here {
-            return author_to_origin(db, state, &loaded, "Update", loaded.json.clone()).await;
+            author_to_origin(db, state, &loaded, "Update", loaded.json.clone()).await?;
+            return author_followers(db, state, &loaded, "Update", loaded.json.clone()).await;
         }
         return Ok(());
     }
     group_to_followers(db, state, &loaded.group, "Update", loaded.json.clone()).await?;
-    for_microblogs(db, state, changed, &loaded, "Update").await
+    for_microblogs(db, state, changed, &loaded, "Update").await?;
+    author_followers(db, state, &loaded, "Update", loaded.json.clone()).await
 }
 
 /// A withdrawal, or hiding by the moderators of the consultation's own node: a `Tombstone`.
@@ -288,10 +307,12 @@ pub async fn deleted(
     let tombstone = json!({"type": "Tombstone", "id": loaded.id});
     if loaded.group.ap_id.is_some() {
         if loaded.written_here {
-            return author_to_origin(db, state, &loaded, "Delete", tombstone).await;
+            author_to_origin(db, state, &loaded, "Delete", tombstone.clone()).await?;
+            return author_followers(db, state, &loaded, "Delete", tombstone).await;
         }
         return Ok(());
     }
-    group_to_followers(db, state, &loaded.group, "Delete", tombstone).await?;
-    for_microblogs(db, state, changed, &loaded, "Delete").await
+    group_to_followers(db, state, &loaded.group, "Delete", tombstone.clone()).await?;
+    for_microblogs(db, state, changed, &loaded, "Delete").await?;
+    author_followers(db, state, &loaded, "Delete", tombstone).await
 }

@@ -180,13 +180,26 @@ async fn nodeinfo(data: FedData) -> AppResult<Response> {
 }
 
 /// Every inbox, personal or shared: the signature is checked against the actor's key before
-/// anything is read, then the activity's own rules.
-async fn inbox(data: FedData, activity: ActivityData) -> Result<StatusCode, AppError> {
-    receive_activity::<WithContext<InboxActivity>, Either<DbPerson, DbGroup>, AppState>(
-        activity, &data,
-    )
-    .await
-    .inspect_err(|err| tracing::info!(error = %err, "inbox refused an activity"))?;
+/// anything is stored, then the activity's own rules. A request with an RFC 9421 signature
+/// (`Signature-Input`) is checked by `signatures::receive`, which is preferred when a request
+/// carries both kinds; any other by the library (draft-cavage `Signature` and `Digest`).
+async fn inbox(data: FedData, request: Request) -> Result<StatusCode, Response> {
+    let outcome = if super::signatures::is_rfc9421(request.headers()) {
+        super::signatures::receive(request, &data).await
+    } else if let Err(err) = super::signatures::check_cavage_date(request.headers()) {
+        Err(err)
+    } else {
+        let activity =
+            <ActivityData as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
+        receive_activity::<WithContext<InboxActivity>, Either<DbPerson, DbGroup>, AppState>(
+            activity, &data,
+        )
+        .await
+    };
+    outcome.map_err(|err| {
+        tracing::info!(error = %err, "inbox refused an activity");
+        err.into_response()
+    })?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -309,10 +322,16 @@ async fn source_note(Path(id): Path<i32>, data: FedData) -> AppResult<Response> 
 
 /// Accounts cannot be followed yet (consultations can): an empty collection.
 async fn person_followers(Path(name): Path<String>, data: FedData) -> AppResult<Response> {
+    let model = account::Entity::find()
+        .filter(account::Column::Username.eq(&name))
+        .filter(account::Column::ApId.is_null())
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no account '{name}'")))?;
     Ok(activity_json(json!({
         "type": "Collection",
         "id": format!("{}/followers", data.account_url(&name)),
-        "totalItems": 0,
+        "totalItems": super::person_follows::count(&data.db, model.id).await?,
     })))
 }
 

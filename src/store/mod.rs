@@ -1,5 +1,6 @@
 //! sea-orm entities (one per table) and the connection set-up shared by SQLite and PostgreSQL.
 pub mod account;
+pub mod account_follow;
 pub mod argument;
 pub mod comment;
 pub mod consultation;
