@@ -423,6 +423,30 @@ async fn a_mastodon_user_takes_part_from_their_own_account() {
         .collect();
     assert!(refused.is_empty(), "the peer refused: {refused:?}");
     assert!(log.as_array().unwrap().len() >= 5, "{log}");
+
+    // Moderators hide a comment from the fediverse like any contribution.
+    let comment_id = d["comments"][0]["id"].as_i64().unwrap();
+    orga.send(
+        reqwest::Method::PUT,
+        &format!("/api/v1/comments/{comment_id}/hidden"),
+        Some(json!({"hidden": true})),
+    )
+    .await;
+    let d = nadia.get(&path).await;
+    assert_eq!(d["comments"], json!([]), "{d}");
+
+    // And alice can stop following the consultation.
+    assert_eq!(
+        followers(format!("{group}/followers")).await["totalItems"],
+        1
+    );
+    peer.must("unfollow", json!({"target": group}))
+        .await
+        .unwrap();
+    assert_eq!(
+        followers(format!("{group}/followers")).await["totalItems"],
+        0
+    );
 }
 
 #[tokio::test]

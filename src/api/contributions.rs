@@ -9,7 +9,7 @@ use crate::error::{AppResult, ErrorBody};
 use crate::services::contributions::{
     self, ArgumentChanges, ArgumentFilter, NewArgument, NewSource, SourceChanges,
 };
-use crate::services::views::{ArgumentView, SourceView};
+use crate::services::views::{ArgumentView, CommentView, SourceView};
 
 /// A proposal's arguments, newest first; `?stance=for|against` to filter.
 #[utoipa::path(get, path = "/api/v1/proposals/{id}/arguments", tag = "arguments",
@@ -95,6 +95,22 @@ pub async fn set_argument_hidden(
 ) -> AppResult<Json<ArgumentView>> {
     Ok(Json(
         contributions::set_argument_hidden(&state, &user.actor, id, body.hidden).await?,
+    ))
+}
+
+/// Hide or show a comment (a reply from the fediverse without a side; moderators and admins).
+#[utoipa::path(put, path = "/api/v1/comments/{id}/hidden", tag = "moderation",
+    request_body = HiddenFlag, security(("bearer" = [])),
+    responses((status = 200, body = CommentView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn set_comment_hidden(
+    State(state): State<AppState>,
+    user: ApiUser,
+    ApiPath(id): ApiPath<i32>,
+    ApiJson(body): ApiJson<HiddenFlag>,
+) -> AppResult<Json<CommentView>> {
+    Ok(Json(
+        contributions::set_comment_hidden(&state, &user.actor, id, body.hidden).await?,
     ))
 }
 

@@ -51,6 +51,7 @@ pub use extract::{ApiJson, ApiUser, MaybeApiUser};
         contributions::update_argument,
         contributions::withdraw_argument,
         contributions::set_argument_hidden,
+        contributions::set_comment_hidden,
         contributions::list_sources,
         contributions::add_source,
         contributions::update_source,
@@ -133,6 +134,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/arguments/{id}/hidden",
             put(contributions::set_argument_hidden),
+        )
+        .route(
+            "/api/v1/comments/{id}/hidden",
+            put(contributions::set_comment_hidden),
         )
         .route(
             "/api/v1/proposals/{id}/sources",

@@ -332,6 +332,35 @@ pub async fn list_comments(
     comment_views(state, &state.db, &models).await
 }
 
+/// Hides or shows a comment (moderators). Hiding one of a consultation hosted here withdraws
+/// it on the mirrors too.
+pub async fn set_comment_hidden(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    hidden: bool,
+) -> AppResult<CommentView> {
+    actor.ensure_moderator()?;
+    let model = comment::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .filter(|c| !c.withdrawn)
+        .ok_or_else(|| AppError::NotFound(format!("no comment {id}")))?;
+    let (_, consultation) = load(&state.db, model.proposal_id, Some(actor)).await?;
+    let mut active: comment::ActiveModel = model.into();
+    active.hidden = Set(hidden);
+    let txn = crate::store::begin_write(&state.db).await?;
+    let model = active.update(&txn).await?;
+    if hidden && consultation.ap_id.is_none() {
+        publish::deleted(&txn, state, Changed::Comment(id)).await?;
+    }
+    txn.commit().await?;
+    let mut views = comment_views(state, &state.db, &[model]).await?;
+    views
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("comment view missing")))
+}
+
 async fn load_source(
     state: &AppState,
     id: i32,
