@@ -20,8 +20,6 @@ use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fediverse");
-
 /// Where each software's accounts live (some fixtures hard-code the usernames in URLs).
 fn actor_paths(software: &str) -> (&'static str, &'static str) {
     match software {
@@ -109,7 +107,11 @@ impl Names {
 }
 
 fn read(file: &str) -> String {
-    std::fs::read_to_string(format!("{FIXTURES}/{file}")).unwrap()
+    // At run time: a binary built in another checkout sharing the target directory reads this
+    // checkout's fixtures.
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    std::fs::read_to_string(format!("{root}/tests/fixtures/fediverse/{file}")).unwrap()
 }
 
 fn object_id(activity: &Value) -> String {

@@ -10,7 +10,7 @@
 //! accepted, and the next delivery there goes straight in RFC 9421.
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -28,8 +28,12 @@ use rsa::pkcs8::DecodePrivateKey;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+/// This checkout, read at run time: a test binary built in another checkout that shares the
+/// target directory must use this one's files.
+fn root() -> PathBuf {
+    std::env::var("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// The virtualenv's Python, checked to have the library; a clear failure otherwise.

@@ -18,7 +18,11 @@ pub struct Peer {
 }
 
 fn peer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peer")
+    // At run time first: a test binary built in another checkout sharing the target directory
+    // must still find this checkout's peer.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    PathBuf::from(manifest_dir).join("peer")
 }
 
 impl Peer {

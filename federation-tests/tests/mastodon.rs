@@ -371,6 +371,12 @@ async fn a_mastodon_user_takes_part_from_their_own_account() {
         ),
     )
     .await;
+    // The poll closes in alice's app too, not at the old end date.
+    eventually("the poll to show closed", || async {
+        let poll = poll_in_timeline(&peer, &proposal_url).await;
+        (!poll["closed"].is_null()).then_some(())
+    })
+    .await;
     peer.must(
         "reply",
         json!({"inReplyTo": question, "content": "Trop tard ? #pour", "tags": ["pour"]}),

@@ -266,7 +266,15 @@ pub async fn store_page(json: Page, data: &FedData, new_in: NewIn) -> AppResult<
                 ..Default::default()
             },
         };
-        active.number = Set(json.number.unwrap_or(0));
+        match json.number {
+            Some(number) => active.number = Set(number),
+            // Software that does not number contributions (Lemmy): numbered here like ours.
+            None if active.id.is_not_set() && group.is_local() => {
+                active.number = Set(crate::store::next_number(&data.db, "contribution").await?);
+            }
+            None if active.id.is_not_set() => active.number = Set(0),
+            None => {}
+        }
         active.title = Set(clean_name(&json.name, TITLE_MAX));
         active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
         active.updated_at = Set(json.updated.unwrap_or(now));
@@ -622,7 +630,15 @@ pub async fn store_note(json: Note, data: &FedData, new_in: NewIn) -> AppResult<
                 ..Default::default()
             },
         };
-        active.number = Set(json.number.unwrap_or(0));
+        match json.number {
+            Some(number) => active.number = Set(number),
+            // A reply from Mastodon or Lemmy to a consultation hosted here: numbered here.
+            None if active.id.is_not_set() && new_in == NewIn::AnyConsultation => {
+                active.number = Set(crate::store::next_number(&data.db, "contribution").await?);
+            }
+            None if active.id.is_not_set() => active.number = Set(0),
+            None => {}
+        }
         active.stance = Set(stance.as_str().to_owned());
         active.body = Set(json.markdown());
         active.updated_at = Set(json.updated.unwrap_or(now));

@@ -497,7 +497,8 @@ pub async fn consultation_updated(
         "to": [AS_PUBLIC],
         "cc": [format!("{}/followers", group.id.inner())],
     });
-    delivery::enqueue(db, &id, Signer::Consultation(model.id), &update, inboxes).await
+    delivery::enqueue(db, &id, Signer::Consultation(model.id), &update, inboxes).await?;
+    publish::polls_changed(db, state, model.id).await
 }
 
 pub fn origin_host(group: &consultation::Model) -> String {

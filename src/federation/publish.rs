@@ -249,6 +249,27 @@ async fn author_followers(
     super::person_follows::tell_followers(db, state, &loaded.author, kind, object).await
 }
 
+/// The polls of a local consultation whose dates changed: Mastodon closes a poll at its
+/// `endTime`, so closing early (or reopening) must reach every poll.
+pub(crate) async fn polls_changed(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    consultation_id: i32,
+) -> AppResult<()> {
+    let visible = proposal::Entity::find()
+        .filter(proposal::Column::ConsultationId.eq(consultation_id))
+        .filter(proposal::Column::Hidden.eq(false))
+        .filter(proposal::Column::Withdrawn.eq(false))
+        .all(db)
+        .await?;
+    for proposal in visible {
+        if let Some((question, group)) = super::poll::for_activity(db, state, proposal.id).await? {
+            group_to_followers(db, state, &group, "Update", question).await?;
+        }
+    }
+    Ok(())
+}
+
 /// What Mastodon-like servers can show, next to what Palabre and Lemmy read: a proposal's
 /// poll (`Create`/`Update`/`Delete` of its `Question`, by the Group), and replies announced
 /// as bare objects (Mastodon cannot process `Announce(Create)`). FEDERATION.md explains.
