@@ -344,6 +344,26 @@ async fn a_mastodon_user_takes_part_from_their_own_account() {
     .await;
     assert_eq!(shown["inReplyTo"], proposal_url.as_str(), "{shown}");
     assert!(shown["content"].as_str().unwrap().contains("Les commerces"));
+    // So does a source.
+    let source = nadia
+        .post(
+            &format!("/api/v1/proposals/{proposal_id}/sources"),
+            json!({"title": "Comptages vélo 2026", "url": "https://data.example/velo"}),
+        )
+        .await;
+    let source_id = source["id"].as_i64().unwrap();
+    let source_url = format!("{}/sources/{source_id}", node.url);
+    let shown = eventually("the source in alice's timeline", || async {
+        let timeline = peer.read("timeline").await.ok()?;
+        timeline["items"]
+            .as_array()?
+            .iter()
+            .find(|item| item["id"] == source_url.as_str())
+            .cloned()
+    })
+    .await;
+    assert_eq!(shown["inReplyTo"], proposal_url.as_str(), "{shown}");
+    assert!(shown["content"].as_str().unwrap().contains("data.example"), "{shown}");
     eventually("nadia's own Create in alice's inbox", || async {
         let inbox = peer.read("inbox").await.ok()?;
         inbox
