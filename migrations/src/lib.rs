@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_initial;
 mod m20261125_000002_federation;
 mod m20261125_000003_fediverse;
+mod m20261125_000004_defences;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261125_000002_federation::Migration),
             Box::new(m20261125_000003_fediverse::Migration),
+            Box::new(m20261125_000004_defences::Migration),
         ]
     }
 }

@@ -21,6 +21,12 @@ pub struct Model {
     /// Local accounts only; generated the first time the account federates.
     pub private_key: Option<String>,
     pub last_refreshed_at: Option<DateTimeUtc>,
+    /// Failed password logins in a row; reset by a successful one.
+    pub failed_logins: i32,
+    /// Password login refused until then (too many failures).
+    pub locked_until: Option<DateTimeUtc>,
+    /// Suspended by moderators (a local account) or blocked (a remote one).
+    pub suspended_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

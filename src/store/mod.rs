@@ -2,6 +2,7 @@
 pub mod account;
 pub mod account_follow;
 pub mod argument;
+pub mod audit_log;
 pub mod comment;
 pub mod consultation;
 pub mod counter;
@@ -9,6 +10,8 @@ pub mod delivery;
 pub mod follow;
 pub mod handle;
 pub mod instance_actor;
+pub mod instance_policy;
+pub mod node_setting;
 pub mod proposal;
 pub mod received_activity;
 pub mod report;
