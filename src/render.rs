@@ -68,10 +68,15 @@ pub fn remote_html_to_markdown(html: &str) -> String {
                 }
             }
             t if t.starts_with("a ") || t == "a" => {
+                // Only absolute http(s) addresses, written back by the URL parser: no spaces,
+                // newlines or brackets that could end the link and start Markdown of its own.
                 let href = t
                     .split_once("href=\"")
                     .and_then(|(_, v)| v.split_once('"'))
-                    .map(|(v, _)| v.replace("&amp;", "&"));
+                    .map(|(v, _)| v.replace("&amp;", "&"))
+                    .and_then(|v| url::Url::parse(v.trim()).ok())
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .map(|u| u.as_str().replace('>', "%3E").replace('<', "%3C"));
                 if let Some(href) = href {
                     out.push('[');
                     link = Some(href);
@@ -109,6 +114,17 @@ fn push_text(out: &mut String, html_text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_address_cannot_smuggle_markdown() {
+        let markdown = remote_html_to_markdown(
+            "<p><a href=\"https://a.example/x&#10;![t](https://tracker.example/p.png)\">x</a> <a href=\"//evil.example\">y</a> <a href=\"/logout\">z</a></p>",
+        );
+        let html = markdown_to_html(&markdown);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("href=\"//evil"), "{html}");
+        assert!(!html.contains("href=\"/logout"), "{html}");
+    }
 
     #[test]
     fn raw_html_and_script_links_do_not_survive() {

@@ -264,3 +264,117 @@ async fn a_remote_author_cannot_give_itself_the_organisers_answer_nor_list_a_gro
         .collect();
     assert_eq!(slugs, ["budget"]);
 }
+
+/// A draft-cavage signature made by hand, to send what no well-behaved server sends: `covered`
+/// names the signed headers, `date` the `Date` header sent and signed.
+fn hand_signed(
+    inbox: &str,
+    key_id: &str,
+    private_pem: &str,
+    covered: &[&str],
+    date: &str,
+    body: &[u8],
+) -> reqwest::RequestBuilder {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePrivateKey;
+    use sha2::Digest;
+    let url = url::Url::parse(inbox).unwrap();
+    let host = palabre::federation::host_of(&url);
+    let digest = format!(
+        "SHA-256={}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body))
+    );
+    let line = |name: &str| match name {
+        "(request-target)" => format!("(request-target): post {}", url.path()),
+        "host" => format!("host: {host}"),
+        "date" => format!("date: {date}"),
+        "digest" => format!("digest: {digest}"),
+        other => panic!("unknown header {other}"),
+    };
+    let signing_string = covered.iter().map(|h| line(h)).collect::<Vec<_>>().join("\n");
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(private_pem).unwrap();
+    let signature = key
+        .sign(
+            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+            &sha2::Sha256::digest(signing_string.as_bytes()),
+        )
+        .unwrap();
+    let header = format!(
+        "keyId=\"{key_id}\",algorithm=\"rsa-sha256\",headers=\"{}\",signature=\"{}\"",
+        covered.join(" "),
+        base64::engine::general_purpose::STANDARD.encode(signature)
+    );
+    reqwest::Client::new()
+        .post(inbox)
+        .header("content-type", "application/activity+json")
+        .header("date", date)
+        .header("digest", digest)
+        .header("signature", header)
+        .body(body.to_vec())
+}
+
+#[tokio::test]
+async fn stale_dates_and_signatures_that_leave_out_a_header_are_refused() {
+    let origin = TestApp::spawn_federating().await;
+    let remote = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    remote.create_user("claire", Role::Member, None).await;
+    let claire = accounts::find_by_username(&remote.state.db, "claire")
+        .await
+        .unwrap();
+    let claire = keys::ensure_account_keys(&remote.state, claire)
+        .await
+        .unwrap();
+    let pem = claire.private_key.clone().unwrap();
+    let claire = DbPerson::new(&remote.state, claire).unwrap();
+    let key_id = format!("{}#main-key", claire.ap_id);
+    let inbox = format!("{}/inbox", origin.url);
+    let follow = |n: u32| {
+        serde_json::to_vec(&json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "type": "Follow",
+            "id": format!("{}/activities/follow/hand-{n}", remote.url),
+            "actor": claire.ap_id,
+            "object": format!("{}/consultations/budget", origin.url),
+        }))
+        .unwrap()
+    };
+    let date_at = |offset: chrono::Duration| {
+        (chrono::Utc::now() + offset)
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string()
+    };
+    let now = date_at(chrono::Duration::zero());
+    let all = ["(request-target)", "host", "date", "digest"];
+    let refused: [(&str, Vec<&str>, String); 6] = [
+        ("a Date two hours old (a replay)", all.to_vec(), date_at(chrono::Duration::hours(-2))),
+        ("a Date ten minutes ahead", all.to_vec(), date_at(chrono::Duration::minutes(10))),
+        ("no (request-target)", vec!["host", "date", "digest"], now.clone()),
+        ("no host", vec!["(request-target)", "date", "digest"], now.clone()),
+        ("no date", vec!["(request-target)", "host", "digest"], now.clone()),
+        ("no digest", vec!["(request-target)", "host", "date"], now.clone()),
+    ];
+    for (n, (what, covered, date)) in refused.iter().enumerate() {
+        let response = hand_signed(&inbox, &key_id, &pem, covered, date, &follow(n as u32))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+    }
+    assert_eq!(
+        follow::Entity::find().count(&origin.state.db).await.unwrap(),
+        0,
+        "nothing stored from refused requests"
+    );
+    // The same hand-made signature covering everything, with a fresh Date: accepted.
+    let response = hand_signed(&inbox, &key_id, &pem, &all, &now, &follow(99))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        follow::Entity::find().count(&origin.state.db).await.unwrap(),
+        1
+    );
+}

@@ -258,15 +258,22 @@ impl<'de> Deserialize<'de> for Contribution {
             (Some("Note"), true) => {
                 serde_json::from_value(value).map(|s| Contribution::Source(Box::new(s)))
             }
-            (Some("Note" | "Answer"), false) => serde_json::from_value::<Note>(value).map(|n| {
-                if n.is_poll_answer() {
+            (Some("Note" | "Answer"), false) => {
+                let n = serde_json::from_value::<Note>(value).map_err(D::Error::custom)?;
+                if n.is_too_long() {
+                    return Err(D::Error::custom(format!(
+                        "a reply over {} bytes of text is refused",
+                        super::objects::REPLY_TEXT_MAX_BYTES
+                    )));
+                }
+                Ok(if n.is_poll_answer() {
                     Contribution::PollAnswer(Box::new(n))
                 } else if n.effective_stance().is_some() {
                     Contribution::Note(Box::new(n))
                 } else {
                     Contribution::Comment(Box::new(n))
-                }
-            }),
+                })
+            }
             _ => {
                 return Err(D::Error::custom(
                     "not a proposal, an argument, a source, a comment or a poll answer",

@@ -268,11 +268,27 @@ async fn backfill(data: &FedData, group: &DbGroup) -> AppResult<()> {
         pages += 1;
     }
     ids.truncate(BACKFILL_ITEMS);
-    // Proposals before their replies, whatever the collection's order, so replies find their
-    // parent without a fetch each.
-    let (proposals, replies): (Vec<Url>, Vec<Url>) = ids
-        .into_iter()
-        .partition(|id| id.path().contains("/proposals/"));
+    // Proposals before their replies, whatever the collection's order: a reply's proposal is
+    // never fetched on the reply's word, so it must be here first. Palabre's own ids say what
+    // they are; other software's (Lemmy's `/post/1`) are asked for their type.
+    let mut proposals = Vec::new();
+    let mut replies = Vec::new();
+    for id in ids {
+        let is_proposal = if id.path().contains("/proposals/") {
+            true
+        } else if id.path().contains("/arguments/") || id.path().contains("/sources/") {
+            false
+        } else {
+            fetch_object_http::<AppState, serde_json::Value>(&id, &data.reset_request_count())
+                .await
+                .is_ok_and(|fetched| fetched.object.get("type") == Some(&"Page".into()))
+        };
+        if is_proposal {
+            proposals.push(id);
+        } else {
+            replies.push(id);
+        }
+    }
     for id in proposals {
         let fresh = data.reset_request_count();
         if let Err(err) = ObjectId::<DbProposal>::from(id.clone())

@@ -180,7 +180,7 @@ impl Object for DbProposal {
     }
 
     async fn from_json(json: Page, data: &FedData) -> AppResult<Self> {
-        store_page(json, data, NewIn::MirrorsOnly).await
+        store_page(json, data, NewIn::MirrorsOnly, Voucher::Fetched).await
     }
 }
 
@@ -226,7 +226,22 @@ pub(crate) async fn consultation_for(
     Ok(group)
 }
 
-pub async fn store_page(json: Page, data: &FedData, new_in: NewIn) -> AppResult<DbProposal> {
+/// Who vouches for a mirrored proposal's origin-only fields (tallies, state, official answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Voucher {
+    /// The consultation's own Group sent it (its `Update`): believed.
+    OriginGroup,
+    /// Fetched, or relayed: believed only when served by the consultation's own server, never
+    /// on the word of the author's server.
+    Fetched,
+}
+
+pub async fn store_page(
+    json: Page,
+    data: &FedData,
+    new_in: NewIn,
+    voucher: Voucher,
+) -> AppResult<DbProposal> {
     {
         if super::is_local(data, json.id.inner()) {
             return accept_origin_fields(json, data).await;
@@ -266,14 +281,19 @@ pub async fn store_page(json: Page, data: &FedData, new_in: NewIn) -> AppResult<
                 ..Default::default()
             },
         };
-        match json.number {
-            Some(number) => active.number = Set(number),
-            // Software that does not number contributions (Lemmy): numbered here like ours.
-            None if active.id.is_not_set() && group.is_local() => {
-                active.number = Set(crate::store::next_number(&data.db, "contribution").await?);
-            }
-            None if active.id.is_not_set() => active.number = Set(0),
-            None => {}
+        // A consultation hosted here numbers what it receives, once; a mirror shows the
+        // origin's numbers.
+        if active.id.is_not_set() {
+            let number = match json.number {
+                _ if group.is_local() => {
+                    crate::store::next_number(&data.db, "contribution").await?
+                }
+                Some(number) => number,
+                None => 0,
+            };
+            active.number = Set(number);
+        } else if let (Some(number), false) = (json.number, group.is_local()) {
+            active.number = Set(number);
         }
         active.title = Set(clean_name(&json.name, TITLE_MAX));
         active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
@@ -288,7 +308,9 @@ pub async fn store_page(json: Page, data: &FedData, new_in: NewIn) -> AppResult<
                 active.disagree = Set(0);
                 active.vote_count = Set(0);
             }
-        } else {
+        } else if voucher == Voucher::OriginGroup
+            || super::verify_same_origin(json.id.inner(), &group.ap_id).is_ok()
+        {
             // A mirror shows what the consultation's origin publishes.
             let tally = json.votes.clone().unwrap_or_default().bounded();
             let state = json.proposal_state.unwrap_or(ProposalState::Submitted);
@@ -298,6 +320,13 @@ pub async fn store_page(json: Page, data: &FedData, new_in: NewIn) -> AppResult<
             active.mixed = Set(tally.mixed);
             active.disagree = Set(tally.disagree);
             active.vote_count = Set(tally.agree + tally.mixed + tally.disagree);
+        } else if active.id.is_not_set() {
+            // Served by the author's server: what the origin decided comes with its `Update`.
+            active.state = Set(ProposalState::Submitted.as_str().to_owned());
+            active.agree = Set(0);
+            active.mixed = Set(0);
+            active.disagree = Set(0);
+            active.vote_count = Set(0);
         }
         let model = active.save(&data.db).await?.try_into_model()?;
         DbProposal::new(data, model)
@@ -403,7 +432,23 @@ fn one_or_many_values<'de, D: serde::Deserializer<'de>>(
     })
 }
 
+/// The longest reply text read at all (HTML or Markdown): far above any server's post limit,
+/// low enough that parsing hostile HTML stays cheap.
+pub const REPLY_TEXT_MAX_BYTES: usize = 64 * 1024;
+
 impl Note {
+    /// Too long to be read: refused before any HTML is parsed.
+    pub fn is_too_long(&self) -> bool {
+        let map: usize = self
+            .content_map
+            .iter()
+            .flat_map(|m| m.values())
+            .map(String::len)
+            .sum();
+        let source = self.source.as_ref().map_or(0, |s| s.content.len());
+        self.content.len() + map + source > REPLY_TEXT_MAX_BYTES
+    }
+
     /// The HTML of the reply: `content`, else the first language of `contentMap`.
     pub fn html(&self) -> &str {
         if !self.content.trim().is_empty() {
@@ -553,7 +598,7 @@ impl Object for DbArgument {
 
 /// The proposal a reply belongs to: the stored one for a known reply (an incoming copy
 /// replying elsewhere is refused), else what it answers: the proposal, its poll, or another
-/// reply of its debate, fetched when unknown. Its consultation must be one where `new_in`
+/// reply of its debate, which must be known here. Its consultation must be one where `new_in`
 /// allows new contributions.
 pub(crate) async fn parent_proposal(
     data: &FedData,
@@ -574,16 +619,19 @@ pub(crate) async fn parent_proposal(
             .ok_or_else(|| AppError::NotFound("proposal".into()))?;
         return DbProposal::new(data, model);
     }
-    let parent = match known {
-        Some(found) => {
-            let model = proposal::Entity::find_by_id(found.proposal_id)
-                .one(&data.db)
-                .await?
-                .ok_or_else(|| AppError::NotFound("proposal".into()))?;
-            DbProposal::new(data, model)?
-        }
-        None => in_reply_to.dereference(data).await?,
-    };
+    // Never fetched on a reply's word: a proposal enters a mirror only through its Group
+    // (announce, update, backfill), and a consultation hosted here knows its own.
+    let found = known.ok_or_else(|| {
+        AppError::NotFound(format!(
+            "{} is not a proposal (or reply) known here",
+            in_reply_to.inner()
+        ))
+    })?;
+    let model = proposal::Entity::find_by_id(found.proposal_id)
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("proposal".into()))?;
+    let parent = DbProposal::new(data, model)?;
     let consultation = consultation::Entity::find_by_id(parent.model.consultation_id)
         .one(&data.db)
         .await?
@@ -630,14 +678,22 @@ pub async fn store_note(json: Note, data: &FedData, new_in: NewIn) -> AppResult<
                 ..Default::default()
             },
         };
-        match json.number {
-            Some(number) => active.number = Set(number),
-            // A reply from Mastodon or Lemmy to a consultation hosted here: numbered here.
-            None if active.id.is_not_set() && new_in == NewIn::AnyConsultation => {
-                active.number = Set(crate::store::next_number(&data.db, "contribution").await?);
-            }
-            None if active.id.is_not_set() => active.number = Set(0),
-            None => {}
+        // A consultation hosted here numbers what it receives, once (`AnyConsultation` is the
+        // inbox's Create there); a mirror shows the origin's numbers.
+        let hosted_here = new_in == NewIn::AnyConsultation
+            || consultation::Entity::find_by_id(proposal.model.consultation_id)
+                .one(&data.db)
+                .await?
+                .is_some_and(|c| c.ap_id.is_none());
+        if active.id.is_not_set() {
+            let number = match json.number {
+                _ if hosted_here => crate::store::next_number(&data.db, "contribution").await?,
+                Some(number) => number,
+                None => 0,
+            };
+            active.number = Set(number);
+        } else if let (Some(number), false) = (json.number, hosted_here) {
+            active.number = Set(number);
         }
         active.stance = Set(stance.as_str().to_owned());
         active.body = Set(json.markdown());

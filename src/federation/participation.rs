@@ -19,7 +19,7 @@ use super::activities::{Contribution, CreateContribution};
 use super::actors::{DbGroup, DbPerson, Group, local_segment};
 use super::comments::{DbComment, store_comment};
 use super::delivery::{self, Signer};
-use super::objects::{DbArgument, DbProposal, NewIn, store_note, store_page};
+use super::objects::{DbArgument, DbProposal, NewIn, Voucher, store_note, store_page};
 use super::publish::Changed;
 use super::sources::{DbSource, store_source};
 use super::{AS_PUBLIC, FedData, host_of, publish};
@@ -292,7 +292,7 @@ impl Activity for CreateContribution {
         }
         match self.object {
             Contribution::Page(page) => {
-                let stored = store_page(*page, data, NewIn::AnyConsultation).await?;
+                let stored = store_page(*page, data, NewIn::AnyConsultation, Voucher::Fetched).await?;
                 publish::created(&data.db, data, Changed::Proposal(stored.model.id)).await
             }
             Contribution::Note(note) => {

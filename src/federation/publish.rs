@@ -70,6 +70,9 @@ struct Loaded {
     author: account::Model,
     group: consultation::Model,
     written_here: bool,
+    /// Neither it nor its proposal is hidden or withdrawn: edits of what moderators hid are
+    /// never relayed.
+    visible: bool,
 }
 
 async fn find<E: EntityTrait>(db: &impl ConnectionTrait, id: i32, what: &str) -> AppResult<E::Model>
@@ -103,13 +106,15 @@ async fn load(db: &impl ConnectionTrait, state: &AppState, changed: Changed) -> 
         }
     };
     let (author, proposal, group) = super::locate::parts(db, author_id, proposal_id).await?;
-    let (json, id, written_here) = match changed {
+    let proposal_visible = !proposal.hidden && !proposal.withdrawn;
+    let (json, id, written_here, own_visible) = match changed {
         Changed::Proposal(_) => (
             to_json(serde_json::to_value(page_json(
                 state, &proposal, &author, &group,
             )?))?,
             DbProposal::new(state, proposal.clone())?.ap_id,
             proposal.ap_id.is_none(),
+            true,
         ),
         Changed::Argument(id) => {
             let a = find::<argument::Entity>(db, id, "argument").await?;
@@ -118,6 +123,7 @@ async fn load(db: &impl ConnectionTrait, state: &AppState, changed: Changed) -> 
                 to_json(serde_json::to_value(json))?,
                 DbArgument::new(state, a.clone())?.ap_id,
                 a.ap_id.is_none(),
+                !a.hidden && !a.withdrawn,
             )
         }
         Changed::Source(id) => {
@@ -127,6 +133,7 @@ async fn load(db: &impl ConnectionTrait, state: &AppState, changed: Changed) -> 
                 to_json(serde_json::to_value(json))?,
                 DbSource::new(state, s.clone())?.ap_id,
                 s.ap_id.is_none(),
+                !s.hidden && !s.withdrawn,
             )
         }
         Changed::Comment(id) => {
@@ -136,6 +143,7 @@ async fn load(db: &impl ConnectionTrait, state: &AppState, changed: Changed) -> 
                 to_json(serde_json::to_value(json))?,
                 DbComment::new(state, c.clone())?.ap_id,
                 c.ap_id.is_none(),
+                !c.hidden && !c.withdrawn,
             )
         }
     };
@@ -145,6 +153,7 @@ async fn load(db: &impl ConnectionTrait, state: &AppState, changed: Changed) -> 
         author,
         group,
         written_here,
+        visible: proposal_visible && own_visible,
     })
 }
 
@@ -306,6 +315,9 @@ pub async fn updated(
     changed: Changed,
 ) -> AppResult<()> {
     let loaded = load(db, state, changed).await?;
+    if !loaded.visible {
+        return Ok(());
+    }
     if loaded.group.ap_id.is_some() {
         if loaded.written_here {
             author_to_origin(db, state, &loaded, "Update", loaded.json.clone()).await?;

@@ -79,12 +79,17 @@ impl Flag {
             .split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"')
             .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
             .filter_map(|w| Url::parse(w).ok());
-        self.object
-            .iter()
-            .cloned()
-            .chain(mentioned)
-            .take(20)
-            .collect()
+        let mut reported: Vec<Url> = Vec::new();
+        for url in self.object.iter().cloned().chain(mentioned) {
+            // One report per object, however often the Flag names it.
+            if !reported.contains(&url) {
+                reported.push(url);
+            }
+            if reported.len() == 20 {
+                break;
+            }
+        }
+        reported
     }
 }
 

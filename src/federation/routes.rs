@@ -186,7 +186,7 @@ async fn nodeinfo(data: FedData) -> AppResult<Response> {
 async fn inbox(data: FedData, request: Request) -> Result<StatusCode, Response> {
     let outcome = if super::signatures::is_rfc9421(request.headers()) {
         super::signatures::receive(request, &data).await
-    } else if let Err(err) = super::signatures::check_cavage_date(request.headers()) {
+    } else if let Err(err) = super::signatures::check_cavage_policy(request.headers()) {
         Err(err)
     } else {
         let activity =

@@ -40,7 +40,12 @@ pub async fn verify(data: &FedData, _actor: &Url, object: &Url) -> AppResult<()>
 
 pub async fn record(data: &FedData, activity: &Url, actor: &Url, object: &Url) -> AppResult<()> {
     let (proposal_id, group) = shared_proposal(data, object).await?;
-    ensure_open(group.opens_at, group.closes_at, Utc::now())?;
+    // The same rule as any participation: open period, visible proposal.
+    let proposal = crate::store::proposal::Entity::find_by_id(proposal_id)
+        .one(&data.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such proposal here".into()))?;
+    crate::services::proposals::ensure_takes_part(&proposal, &group)?;
     let person = ObjectId::<DbPerson>::from(actor.clone())
         .dereference(data)
         .await?;
@@ -118,13 +123,24 @@ impl Activity for UndoShare {
         let Some(person) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
             return Ok(());
         };
-        share::Entity::delete_many()
-            .filter(share::Column::ActivityId.eq(self.object.id.as_str()))
-            .filter(share::Column::ActorId.eq(person.model.id))
-            .exec(&data.db)
-            .await?;
-        Ok(())
+        undo_share(data, self.object.id.as_str(), person.model.id).await
     }
+}
+
+/// Takes a share back, while its consultation is open (nothing moves after closing).
+async fn undo_share(data: &FedData, activity: &str, person: i32) -> AppResult<()> {
+    let Some(row) = share::Entity::find()
+        .filter(share::Column::ActivityId.eq(activity))
+        .filter(share::Column::ActorId.eq(person))
+        .one(&data.db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let (_, _, group) = super::locate::parts(&data.db, person, row.proposal_id).await?;
+    ensure_open(group.opens_at, group.closes_at, Utc::now())?;
+    share::Entity::delete_by_id(row.id).exec(&data.db).await?;
+    Ok(())
 }
 
 /// An `Undo` naming the undone activity by its id alone (Pleroma): a vote or a share of the
@@ -161,11 +177,7 @@ impl Activity for UndoById {
         let Some(person) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
             return Ok(());
         };
-        share::Entity::delete_many()
-            .filter(share::Column::ActivityId.eq(self.object.as_str()))
-            .filter(share::Column::ActorId.eq(person.model.id))
-            .exec(&data.db)
-            .await?;
+        undo_share(data, self.object.as_str(), person.model.id).await?;
         let vote = vote::Entity::find()
             .filter(vote::Column::ActivityId.eq(self.object.as_str()))
             .filter(vote::Column::AccountId.eq(person.model.id))

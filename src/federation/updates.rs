@@ -14,7 +14,7 @@ use super::activities::Contribution;
 use super::actors::DbGroup;
 use super::comments::DbComment;
 use super::locate::locate;
-use super::objects::{DbArgument, DbProposal};
+use super::objects::{DbArgument, NewIn, Voucher, store_page};
 use super::publish::Changed;
 use super::sources::DbSource;
 use super::{FedData, publish};
@@ -131,12 +131,22 @@ impl Activity for UpdateObject {
             .ok_or_else(|| AppError::NotFound("unknown object".into()))?;
         let local_consultation = stored.group.ap_id.is_none();
         if local_consultation {
-            // An author editing in a consultation hosted here: the same period rule.
+            // An author editing in a consultation hosted here: the same rules as a local edit
+            // (open period; nothing hidden by moderators or withdrawn comes back this way).
             ensure_open(stored.group.opens_at, stored.group.closes_at, Utc::now())?;
+            if is_hidden_or_withdrawn(data, stored.changed()).await? {
+                return Err(AppError::Gone(
+                    "this contribution was hidden or withdrawn here: it cannot be edited".into(),
+                ));
+            }
         }
+        let voucher = match authority(&self.actor, &stored, data)? {
+            Authority::OriginGroup => Voucher::OriginGroup,
+            Authority::Author => Voucher::Fetched,
+        };
         match self.object {
             Contribution::Page(page) => {
-                DbProposal::from_json(*page, data).await?;
+                store_page(*page, data, NewIn::MirrorsOnly, voucher).await?;
             }
             Contribution::Note(note) => {
                 DbArgument::from_json(*note, data).await?;
@@ -218,6 +228,28 @@ impl Activity for DeleteObject {
         }
         Ok(())
     }
+}
+
+/// Whether a stored contribution (or its proposal) is hidden by moderators or withdrawn.
+async fn is_hidden_or_withdrawn(data: &FedData, changed: Changed) -> AppResult<bool> {
+    let db = &data.db;
+    let (own, proposal_id) = match changed {
+        Changed::Proposal(id) => (None, id),
+        Changed::Argument(id) => {
+            let a = argument::Entity::find_by_id(id).one(db).await?;
+            (a.as_ref().map(|a| a.hidden || a.withdrawn), a.map_or(0, |a| a.proposal_id))
+        }
+        Changed::Source(id) => {
+            let s = source::Entity::find_by_id(id).one(db).await?;
+            (s.as_ref().map(|s| s.hidden || s.withdrawn), s.map_or(0, |s| s.proposal_id))
+        }
+        Changed::Comment(id) => {
+            let c = comment::Entity::find_by_id(id).one(db).await?;
+            (c.as_ref().map(|c| c.hidden || c.withdrawn), c.map_or(0, |c| c.proposal_id))
+        }
+    };
+    let proposal = proposal::Entity::find_by_id(proposal_id).one(db).await?;
+    Ok(own.unwrap_or(false) || proposal.is_none_or(|p| p.hidden || p.withdrawn))
 }
 
 async fn withdraw(db: &impl ConnectionTrait, stored: &Stored) -> AppResult<()> {

@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::domain::{VoteValue, ensure_open};
 use crate::error::{AppError, AppResult};
 use crate::services::refresh_tally;
-use crate::store::{account, consultation, proposal, vote};
+use crate::store::{account, consultation, proposal, received_activity, vote};
 
 fn activity_type(value: VoteValue) -> &'static str {
     match value {
@@ -236,7 +236,14 @@ async fn record(
         .await?;
     let cast_at = published.unwrap_or_else(Utc::now).min(Utc::now());
     match existing {
-        Some(row) if row.value == value.as_str() => return Ok(()),
+        Some(row) if row.value == value.as_str() => {
+            // The same vote again: an `Undo` of this newer activity must find it.
+            let mut active: vote::ActiveModel = row.into();
+            active.activity_id = Set(Some(activity.to_string()));
+            active.update(&txn).await?;
+            txn.commit().await?;
+            return Ok(());
+        }
         Some(row) if row.updated_at > cast_at => return Ok(()),
         Some(row) => {
             let mut active: vote::ActiveModel = row.into();
@@ -331,8 +338,16 @@ impl Activity for UndoVote {
         let mut undone = vote::Entity::delete_many()
             .filter(vote::Column::ProposalId.eq(proposal.id))
             .filter(vote::Column::AccountId.eq(voter.model.id));
-        // A late Undo does not take back a newer vote.
-        if let Some(published) = self.object.published {
+        // A late Undo does not take back a newer vote. Mastodon dates neither its Like nor its
+        // Undo: when the undone activity was received here, that tells its age.
+        let published = match self.object.published {
+            Some(published) => Some(published),
+            None => received_activity::Entity::find_by_id(self.object.id.to_string())
+                .one(&data.db)
+                .await?
+                .map(|r| r.received_at),
+        };
+        if let Some(published) = published {
             undone = undone.filter(vote::Column::UpdatedAt.lte(published));
         }
         undone.exec(&txn).await?;

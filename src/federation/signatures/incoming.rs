@@ -145,20 +145,84 @@ pub fn check_policy(signature: &MessageSignature, now: i64) -> Result<(), Signat
     Ok(())
 }
 
-/// Refuses a draft-cavage request whose `Date` is more than five minutes ahead; the library
-/// itself only refuses signatures older than an hour.
-pub fn check_cavage_date(headers: &HeaderMap) -> AppResult<()> {
-    let Some(date) = headers.get("date").and_then(|d| d.to_str().ok()) else {
-        return Ok(());
+/// What a draft-cavage signature on an inbox POST must cover, on top of the library's check
+/// of the signature itself: the method and path, the host, the time and the body's digest, so
+/// that a signature cannot be replayed on another path, another node, much later, or with
+/// another body. The `Date` must lie within an hour past and five minutes ahead (the library
+/// alone lets an absent or unsigned `Date` through).
+pub fn check_cavage_policy(headers: &HeaderMap) -> AppResult<()> {
+    let refuse = |why: &str| Err(AppError::Unauthenticated(why.to_owned()));
+    let Some(signature) = headers.get("signature").and_then(|s| s.to_str().ok()) else {
+        return refuse("the request is not signed (no Signature header)");
     };
-    if let Ok(date) = chrono::DateTime::parse_from_rfc2822(date)
-        && date.timestamp() > Utc::now().timestamp() + MAX_SKEW_SECONDS
-    {
-        return Err(AppError::Unauthenticated(
-            "the request's Date is in the future".into(),
-        ));
+    let lists: Vec<String> = signature_params(signature)
+        .into_iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("headers"))
+        .map(|(_, value)| value)
+        .collect();
+    let [list] = lists.as_slice() else {
+        return refuse("the signature must name its covered headers exactly once");
+    };
+    let covered: Vec<String> = list
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    for required in ["(request-target)", "host", "digest"] {
+        if !covered.iter().any(|h| h == required) {
+            return refuse(&format!("the signature does not cover {required}"));
+        }
+    }
+    let signs_date = covered.iter().any(|h| h == "date");
+    let signs_created = covered.iter().any(|h| h == "(created)");
+    if !signs_date && !signs_created {
+        return refuse("the signature covers neither date nor (created)");
+    }
+    if signs_date {
+        let date = headers
+            .get("date")
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+            .map(|d| d.timestamp());
+        let now = Utc::now().timestamp();
+        match date {
+            None => return refuse("the request's Date is missing or unreadable"),
+            Some(date) if date > now + MAX_SKEW_SECONDS => {
+                return refuse("the request's Date is in the future");
+            }
+            Some(date) if date < now - MAX_AGE_SECONDS => {
+                return refuse("the request's Date is more than an hour old (replayed?)");
+            }
+            Some(_) => {}
+        }
     }
     Ok(())
+}
+
+/// The `name="value"` parameters of a draft-cavage `Signature` header, reading quoted values
+/// whole (a comma inside `keyId="..."` does not start a parameter).
+fn signature_params(header: &str) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    let mut rest = header.trim();
+    while !rest.is_empty() {
+        let Some((name, after)) = rest.split_once('=') else {
+            break;
+        };
+        let name = name.trim().trim_start_matches(',').trim().to_owned();
+        let after = after.trim_start();
+        let (value, remaining) = match after.strip_prefix('"') {
+            Some(quoted) => match quoted.split_once('"') {
+                Some((value, remaining)) => (value.to_owned(), remaining),
+                None => (quoted.to_owned(), ""),
+            },
+            None => match after.split_once(',') {
+                Some((value, remaining)) => (value.trim().to_owned(), remaining),
+                None => (after.trim().to_owned(), ""),
+            },
+        };
+        params.push((name, value));
+        rest = remaining.trim_start().trim_start_matches(',').trim_start();
+    }
+    params
 }
 
 /// The URL a request to this node was sent to: the public origin (a reverse proxy in front

@@ -25,7 +25,7 @@ mod tests;
 pub use base::{MessageSignature, SignedRequest, is_rfc9421, parse_signatures, signature_base};
 pub use digest::{check_content_digest, content_digest};
 pub use incoming::{
-    MAX_AGE_SECONDS, MAX_BODY_SIZE, MAX_SKEW_SECONDS, PublicKey, check_cavage_date, check_policy,
+    MAX_AGE_SECONDS, MAX_BODY_SIZE, MAX_SKEW_SECONDS, PublicKey, check_cavage_policy, check_policy,
     parse_public_key, receive, verify_signature,
 };
 pub use outgoing::{

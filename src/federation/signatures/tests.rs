@@ -411,14 +411,44 @@ fn schemes_round_trip_and_alternate() {
 }
 
 #[test]
-fn a_cavage_date_far_ahead_is_refused() {
+fn a_cavage_signature_must_cover_target_host_digest_and_a_fresh_date() {
+    let at = |offset: chrono::Duration| {
+        (Utc::now() + offset)
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string()
+    };
+    let request = |covered: &str, date: Option<String>| {
+        let mut headers = HeaderMap::new();
+        let signature = format!(
+            "keyId=\"https://a.example/u#main-key\",algorithm=\"rsa-sha256\",headers=\"{covered}\",signature=\"AAAA\""
+        );
+        headers.insert("signature", signature.parse().unwrap());
+        if let Some(date) = date {
+            headers.insert("date", date.parse().unwrap());
+        }
+        check_cavage_policy(&headers)
+    };
+    let full = "(request-target) host date digest";
+    request(full, Some(http_date())).unwrap();
+    request("(request-target) host (created) digest", None).unwrap();
+    // Each missing piece, a stale or future Date, no Date at all, no signature: refused.
+    for covered in [
+        "host date digest",
+        "(request-target) date digest",
+        "(request-target) host date",
+        "(request-target) host digest",
+    ] {
+        assert!(request(covered, Some(http_date())).is_err(), "{covered}");
+    }
+    assert!(request(full, Some(at(chrono::Duration::hours(-2)))).is_err());
+    assert!(request(full, Some(at(chrono::Duration::minutes(10)))).is_err());
+    request(full, Some(at(chrono::Duration::minutes(-50)))).unwrap();
+    assert!(request(full, None).is_err());
+    assert!(check_cavage_policy(&HeaderMap::new()).is_err());
+    // A covered-headers list smuggled into the (unsigned) keyId does not count.
     let mut headers = HeaderMap::new();
-    check_cavage_date(&headers).unwrap();
+    let smuggled = "keyId=\"https://a.example/u#main-key,headers=(request-target) host digest\",algorithm=\"rsa-sha256\",headers=\"(request-target) date\",signature=\"AAAA\"";
+    headers.insert("signature", smuggled.parse().unwrap());
     headers.insert("date", http_date().parse().unwrap());
-    check_cavage_date(&headers).unwrap();
-    let ahead = (Utc::now() + chrono::Duration::minutes(10))
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
-    headers.insert("date", ahead.parse().unwrap());
-    assert!(check_cavage_date(&headers).is_err());
+    assert!(check_cavage_policy(&headers).is_err());
 }
