@@ -16,7 +16,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
-use crate::{api, federation, store, web};
+use crate::ratelimit::Limiter;
+use crate::{api, federation, ratelimit, store, web};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +25,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// `server.public_url` without its trailing slash.
     pub origin: Arc<str>,
+    /// The rate limits' counters, shared by every request of this process.
+    pub limiter: Arc<Limiter>,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
         store::migrate(&db).await?;
         Ok(Self {
             db,
+            limiter: Arc::new(Limiter::new(&settings)?),
             origin: settings.origin().into(),
             settings: Arc::new(settings),
         })
@@ -45,6 +49,11 @@ pub fn router(state: AppState, federation: FederationConfig<AppState>) -> Router
         .merge(api::router())
         .merge(federation::routes::router())
         .merge(web::router())
+        // Gives the limited routes the counters and the client's address (`ratelimit`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::context,
+        ))
         .layer(FederationMiddleware::new(federation))
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
         .layer(TimeoutLayer::with_status_code(

@@ -18,6 +18,23 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub log: LogSettings,
     pub federation: FederationSettings,
+    pub limits: LimitSettings,
+}
+
+/// Rate limits (`src/ratelimit.rs`): per client IP, or per remote server for the inboxes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub signup: Limit,
+    pub login: Limit,
+    pub posting: Limit,
+    pub inbox: Limit,
+}
+
+/// At most `requests` per window of `seconds`; `requests = 0` means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Limit {
+    pub requests: u32,
+    pub seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +50,8 @@ pub struct FederationSettings {
 pub struct ServerSettings {
     pub bind: String,
     pub public_url: Url,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +71,10 @@ pub struct InstanceSettings {
 pub struct SecuritySettings {
     pub session_days: i64,
     pub token_days: i64,
+    /// Failed password logins in a row that lock an account (0: never).
+    pub login_max_failures: u32,
+    /// How long a locked account refuses password logins.
+    pub login_lockout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +108,18 @@ impl Settings {
         }
         if url.path() != "/" || url.query().is_some() {
             anyhow::bail!("server.public_url must be an origin without a path, got {url}");
+        }
+        crate::ratelimit::parse_ranges(&self.server.trusted_proxies)?;
+        let limits = &self.limits;
+        for (name, limit) in [
+            ("signup", limits.signup),
+            ("login", limits.login),
+            ("posting", limits.posting),
+            ("inbox", limits.inbox),
+        ] {
+            if limit.requests > 0 && limit.seconds == 0 {
+                anyhow::bail!("limits.{name}.seconds must be at least 1");
+            }
         }
         Ok(())
     }
@@ -127,5 +162,28 @@ mod tests {
         assert_eq!(settings.instance.name, "Ville de Brest");
         assert_eq!(settings.server.bind, "127.0.0.1:8080");
         assert!(Settings::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+
+    #[test]
+    fn limits_and_trusted_proxies_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Settings::load(Some(&path))
+        };
+        let settings = load("[limits]\nlogin = { requests = 3, seconds = 1 }\n").unwrap();
+        assert_eq!(
+            settings.limits.login,
+            Limit {
+                requests: 3,
+                seconds: 1
+            }
+        );
+        assert_eq!(settings.limits.signup.seconds, 3600);
+        assert!(load("[limits]\nlogin = { requests = 3, seconds = 0 }\n").is_err());
+        assert!(load("[limits]\nlogin = { requests = 0, seconds = 0 }\n").is_ok());
+        assert!(load("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n").is_ok());
+        assert!(load("[server]\ntrusted_proxies = [\"proxy.local\"]\n").is_err());
     }
 }

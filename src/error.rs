@@ -26,6 +26,10 @@ pub enum AppError {
     /// Another server failed or refused (fetching a remote actor, delivering to its inbox).
     #[error("{0}")]
     Remote(String),
+    /// A rate limit was reached (`src/ratelimit.rs`); the client may try again after
+    /// `retry_after` seconds, which the response also gives in `Retry-After`.
+    #[error("too many requests: try again in {retry_after} seconds")]
+    TooManyRequests { retry_after: u64 },
     /// Something this version of Palabre does not do yet.
     #[error("{0}")]
     NotImplemented(String),
@@ -56,7 +60,8 @@ where
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// A stable machine-readable code: `bad_request`, `unauthorized`, `forbidden`,
-    /// `not_found`, `gone`, `consultation_not_open`, `conflict`, `internal`.
+    /// `not_found`, `gone`, `consultation_not_open`, `conflict`, `too_many_requests`,
+    /// `internal`.
     pub error: &'static str,
     /// What went wrong, for a person.
     pub message: String,
@@ -71,6 +76,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::NotOpen(_) | AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Remote(_) => StatusCode::BAD_GATEWAY,
             AppError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -86,6 +92,7 @@ impl AppError {
             AppError::Gone(_) => "gone",
             AppError::NotOpen(_) => "consultation_not_open",
             AppError::Conflict(_) => "conflict",
+            AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Remote(_) => "bad_gateway",
             AppError::NotImplemented(_) => "not_implemented",
             AppError::Internal(_) => "internal",
@@ -106,7 +113,14 @@ impl IntoResponse for AppError {
             error: self.code(),
             message: self.to_string(),
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let AppError::TooManyRequests { retry_after } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after),
+            );
+        }
+        response
     }
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod federation;
+pub mod ratelimit;
 pub mod render;
 pub mod services;
 pub mod store;

@@ -1143,3 +1143,245 @@ async fn one_person_voting_many_times_at_once_counts_once() {
         + votes["disagree"].as_i64().unwrap();
     assert_eq!(total, 1, "{votes}");
 }
+
+// ---- sign-in defences: lockout, no enumeration, revocation, suspension ----
+
+/// A node with the lockout after `max_failures` and without the rate limits, which are tested
+/// in tests/limits.rs and would otherwise stop these tests' many attempts first.
+async fn guarded(max_failures: u32) -> TestApp {
+    TestApp::spawn_with(|settings| {
+        settings.security.login_max_failures = max_failures;
+        settings.security.login_lockout_seconds = 900;
+        for limit in [
+            &mut settings.limits.signup,
+            &mut settings.limits.login,
+            &mut settings.limits.posting,
+        ] {
+            limit.requests = 0;
+        }
+    })
+    .await
+}
+
+async fn login(app: &TestApp, username: &str, password: &str) -> (StatusCode, Value) {
+    app.api(
+        POST,
+        "/api/v1/auth/token",
+        None,
+        Some(json!({"username": username, "password": password})),
+    )
+    .await
+}
+
+async fn account_row(app: &TestApp, username: &str) -> palabre::store::account::Model {
+    use palabre::store::account;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    account::Entity::find()
+        .filter(account::Column::Username.eq(username))
+        .one(&app.state.db)
+        .await
+        .expect("find")
+        .expect("account")
+}
+
+/// Changes an account's row directly, as a moderator's suspension or the clock would.
+async fn update_account(
+    app: &TestApp,
+    username: &str,
+    change: impl FnOnce(&mut palabre::store::account::ActiveModel),
+) {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let mut active = account_row(app, username).await.into_active_model();
+    change(&mut active);
+    active.update(&app.state.db).await.expect("update account");
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_and_every_refusal_reads_the_same() {
+    use sea_orm::Set;
+    let app = guarded(3).await;
+    app.create_user("claire", Role::Member, None).await;
+    let (unknown_status, unknown) = login(&app, "personne", "mauvais-mot").await;
+    assert_error(
+        unknown_status,
+        &unknown,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    assert_eq!(
+        unknown["message"],
+        "wrong username or password, or too many attempts: try again later"
+    );
+
+    // Two failures, then success: the count starts again from zero.
+    for _ in 0..2 {
+        assert_eq!(
+            login(&app, "claire", "mauvais-mot").await,
+            (unknown_status, unknown.clone())
+        );
+    }
+    assert_eq!(account_row(&app, "claire").await.failed_logins, 2);
+    assert_eq!(
+        login(&app, "claire", common::PASSWORD).await.0,
+        StatusCode::OK
+    );
+    let row = account_row(&app, "claire").await;
+    assert_eq!((row.failed_logins, row.locked_until), (0, None));
+    for _ in 0..2 {
+        login(&app, "claire", "mauvais-mot").await;
+    }
+    assert_eq!(
+        login(&app, "claire", common::PASSWORD).await.0,
+        StatusCode::OK,
+        "two failures after a success are not three in a row"
+    );
+
+    // Three in a row lock it: even the right password is refused, exactly like a wrong one
+    // or an unknown name.
+    for _ in 0..3 {
+        assert_eq!(
+            login(&app, "claire", "mauvais-mot").await,
+            (unknown_status, unknown.clone())
+        );
+    }
+    let locked = account_row(&app, "claire").await;
+    let until = locked.locked_until.expect("locked");
+    let lockout = until - chrono::Utc::now();
+    assert!(
+        lockout > chrono::Duration::seconds(890) && lockout <= chrono::Duration::seconds(900),
+        "{lockout}"
+    );
+    assert_eq!(
+        login(&app, "claire", common::PASSWORD).await,
+        (unknown_status, unknown.clone())
+    );
+    assert_eq!(
+        account_row(&app, "claire").await.locked_until,
+        Some(until),
+        "attempts during the lockout do not extend it"
+    );
+
+    // Once the lockout is over, the right password works again and clears it.
+    update_account(&app, "claire", |a| {
+        a.locked_until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    })
+    .await;
+    assert_eq!(
+        login(&app, "claire", common::PASSWORD).await.0,
+        StatusCode::OK
+    );
+    let row = account_row(&app, "claire").await;
+    assert_eq!((row.failed_logins, row.locked_until), (0, None));
+}
+
+#[tokio::test]
+async fn guesses_sent_all_at_once_are_all_counted() {
+    let app = guarded(10).await;
+    app.create_user("claire", Role::Member, None).await;
+    // Ten wrong guesses at once: each must be counted (no lost update between concurrent
+    // attempts), so the tenth locks the account and the right password is then refused.
+    let guesses = (0..10).map(|i| {
+        let app = &app;
+        async move { login(app, "claire", &format!("essai-{i}")).await.0 }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED));
+    assert!(account_row(&app, "claire").await.locked_until.is_some());
+    assert_eq!(
+        login(&app, "claire", common::PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_lockout_can_be_turned_off() {
+    let app = guarded(0).await;
+    app.create_user("claire", Role::Member, None).await;
+    for _ in 0..8 {
+        login(&app, "claire", "mauvais-mot").await;
+    }
+    assert_eq!(account_row(&app, "claire").await.locked_until, None);
+    assert_eq!(
+        login(&app, "claire", common::PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn revoking_every_token_signs_out_everywhere_at_once() {
+    use palabre::services::accounts::{self, SessionKind};
+    let app = guarded(5).await;
+    let first = app.user_token("claire", Role::Member).await;
+    let second = app.token("claire").await;
+    let other = app.user_token("bruno", Role::Member).await;
+    let claire = account_row(&app, "claire").await;
+    let web = accounts::open_session(&app.state.db, claire.id, SessionKind::Web, 1)
+        .await
+        .expect("web session");
+
+    let (status, body) = app.api(DELETE, "/api/v1/auth/tokens", None, None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (status, body) = app
+        .api(DELETE, "/api/v1/auth/tokens", Some(&first), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["revoked"], 3, "two tokens and one web session");
+
+    for token in [&first, &second] {
+        let (status, body) = app.api(GET, "/api/v1/follows", Some(token), None).await;
+        assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let session = accounts::account_for_session(&app.state.db, &web, SessionKind::Web)
+        .await
+        .expect("lookup");
+    assert!(session.is_none(), "the web session is closed too");
+    let (status, _) = app.api(GET, "/api/v1/follows", Some(&other), None).await;
+    assert_eq!(status, StatusCode::OK, "someone else's token is untouched");
+    let (status, _) = login(&app, "claire", common::PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "signing in again works");
+}
+
+#[tokio::test]
+async fn suspended_accounts_can_neither_sign_in_nor_use_their_tokens() {
+    use sea_orm::Set;
+    let app = guarded(5).await;
+    let admin = app.user_token("orga", Role::Admin).await;
+    app.consultation(&admin, "brest", 30).await;
+    let token = app.user_token("claire", Role::Member).await;
+    update_account(&app, "claire", |a| {
+        a.suspended_at = Set(Some(chrono::Utc::now()));
+    })
+    .await;
+
+    let suspended =
+        "this account is suspended: it can neither sign in nor use its sessions and tokens";
+    for (method, path, body) in [
+        (
+            POST,
+            "/api/v1/consultations/brest/proposals",
+            Some(json!({"title": "t", "body": "b"})),
+        ),
+        (GET, "/api/v1/follows", None),
+        // Even where a token is optional: it is refused, not ignored.
+        (GET, "/api/v1/consultations/brest/proposals", None),
+    ] {
+        let (status, answer) = app.api(method, path, Some(&token), body).await;
+        assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
+        assert_eq!(answer["message"], suspended);
+    }
+    let (status, answer) = login(&app, "claire", common::PASSWORD).await;
+    assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(answer["message"], suspended);
+    // Without the password, nothing tells that the account exists, let alone its suspension.
+    let (wrong, _) = login(&app, "claire", "mauvais-mot").await;
+    let (unknown, _) = login(&app, "personne", "mauvais-mot").await;
+    assert_eq!(
+        (wrong, unknown),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+
+    // Reinstated: the tokens from before work again.
+    update_account(&app, "claire", |a| a.suspended_at = Set(None)).await;
+    let (status, _) = app.api(GET, "/api/v1/follows", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -291,7 +291,11 @@ fn hand_signed(
         "digest" => format!("digest: {digest}"),
         other => panic!("unknown header {other}"),
     };
-    let signing_string = covered.iter().map(|h| line(h)).collect::<Vec<_>>().join("\n");
+    let signing_string = covered
+        .iter()
+        .map(|h| line(h))
+        .collect::<Vec<_>>()
+        .join("\n");
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(private_pem).unwrap();
     let signature = key
         .sign(
@@ -348,12 +352,36 @@ async fn stale_dates_and_signatures_that_leave_out_a_header_are_refused() {
     let now = date_at(chrono::Duration::zero());
     let all = ["(request-target)", "host", "date", "digest"];
     let refused: [(&str, Vec<&str>, String); 6] = [
-        ("a Date two hours old (a replay)", all.to_vec(), date_at(chrono::Duration::hours(-2))),
-        ("a Date ten minutes ahead", all.to_vec(), date_at(chrono::Duration::minutes(10))),
-        ("no (request-target)", vec!["host", "date", "digest"], now.clone()),
-        ("no host", vec!["(request-target)", "date", "digest"], now.clone()),
-        ("no date", vec!["(request-target)", "host", "digest"], now.clone()),
-        ("no digest", vec!["(request-target)", "host", "date"], now.clone()),
+        (
+            "a Date two hours old (a replay)",
+            all.to_vec(),
+            date_at(chrono::Duration::hours(-2)),
+        ),
+        (
+            "a Date ten minutes ahead",
+            all.to_vec(),
+            date_at(chrono::Duration::minutes(10)),
+        ),
+        (
+            "no (request-target)",
+            vec!["host", "date", "digest"],
+            now.clone(),
+        ),
+        (
+            "no host",
+            vec!["(request-target)", "date", "digest"],
+            now.clone(),
+        ),
+        (
+            "no date",
+            vec!["(request-target)", "host", "digest"],
+            now.clone(),
+        ),
+        (
+            "no digest",
+            vec!["(request-target)", "host", "date"],
+            now.clone(),
+        ),
     ];
     for (n, (what, covered, date)) in refused.iter().enumerate() {
         let response = hand_signed(&inbox, &key_id, &pem, covered, date, &follow(n as u32))
@@ -363,7 +391,10 @@ async fn stale_dates_and_signatures_that_leave_out_a_header_are_refused() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
     }
     assert_eq!(
-        follow::Entity::find().count(&origin.state.db).await.unwrap(),
+        follow::Entity::find()
+            .count(&origin.state.db)
+            .await
+            .unwrap(),
         0,
         "nothing stored from refused requests"
     );
@@ -374,7 +405,10 @@ async fn stale_dates_and_signatures_that_leave_out_a_header_are_refused() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert_eq!(
-        follow::Entity::find().count(&origin.state.db).await.unwrap(),
+        follow::Entity::find()
+            .count(&origin.state.db)
+            .await
+            .unwrap(),
         1
     );
 }

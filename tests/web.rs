@@ -1,6 +1,8 @@
 //! The server-rendered pages, driven over real HTTP like a browser without JavaScript would:
 //! cookies kept, forms posted as `application/x-www-form-urlencoded`, redirects inspected.
 mod common;
+#[path = "common/snapshot.rs"]
+mod snapshot;
 
 use common::{PASSWORD, TestApp};
 use palabre::domain::Role;
@@ -1212,4 +1214,519 @@ async fn mirrored_content_says_where_it_came_from_and_has_no_organiser_controls(
     let (_, html) = page(&client, &format!("{}/consultations/local", app.url)).await;
     assert!(html.contains("href=\"/consultations/local/edit\""));
     assert!(!html.contains("class=\"origin\""));
+}
+
+// ---- sign-in defences, sessions, CSRF on every form, cookie flags ----
+
+/// A node without the rate limits (tested in tests/limits.rs), which these tests' many
+/// sign-ins and posts would otherwise meet first.
+async fn unlimited(configure: impl FnOnce(&mut palabre::config::Settings)) -> TestApp {
+    TestApp::spawn_with(|settings| {
+        for limit in [
+            &mut settings.limits.signup,
+            &mut settings.limits.login,
+            &mut settings.limits.posting,
+        ] {
+            limit.requests = 0;
+        }
+        configure(settings);
+    })
+    .await
+}
+
+async fn login_attempt(
+    app: &TestApp,
+    client: &Client,
+    username: &str,
+    password: &str,
+) -> (StatusCode, String) {
+    let (_, html) = page(client, &format!("{}/login", app.url)).await;
+    let csrf = csrf_of(&html);
+    let response = post_form(
+        client,
+        &format!("{}/login", app.url),
+        &[
+            ("csrf", &csrf),
+            ("username", username),
+            ("password", password),
+            ("next", "/"),
+        ],
+    )
+    .await;
+    let status = response.status();
+    (status, readable(&response.text().await.expect("body")))
+}
+
+/// The text of the page's alert box, without its markup.
+fn alert_of(html: &str) -> String {
+    let start = html.find("role=\"alert\"").expect("an alert");
+    let start = start + html[start..].find('>').expect("alert tag end") + 1;
+    let end = start + html[start..].find("</div>").expect("alert end");
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.trim().to_owned()
+}
+
+async fn set_account(
+    app: &TestApp,
+    username: &str,
+    change: impl FnOnce(&mut palabre::store::account::ActiveModel),
+) {
+    use palabre::store::account;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+    let row = account::Entity::find()
+        .filter(account::Column::Username.eq(username))
+        .one(&app.state.db)
+        .await
+        .expect("find")
+        .expect("account");
+    let mut active = row.into_active_model();
+    change(&mut active);
+    active.update(&app.state.db).await.expect("update account");
+}
+
+fn set_cookie_named(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_locked_account_is_refused_on_the_web_exactly_like_a_wrong_password() {
+    use sea_orm::Set;
+    let app = unlimited(|s| s.security.login_max_failures = 2).await;
+    app.create_user("camille", Role::Member, None).await;
+    let client = browser();
+    let (status, unknown) = login_attempt(&app, &client, "personne", "mauvais-mot").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let refusal = alert_of(&unknown);
+    assert_eq!(
+        refusal,
+        "Nom d'utilisateur ou mot de passe incorrect, ou trop de tentatives : réessayez plus tard"
+    );
+    for _ in 0..2 {
+        let (status, html) = login_attempt(&app, &client, "camille", "mauvais-mot").await;
+        assert_eq!(
+            (status, alert_of(&html)),
+            (StatusCode::UNAUTHORIZED, refusal.clone())
+        );
+    }
+    // Locked: the right password gets the same page, on the web and through the API.
+    let (status, html) = login_attempt(&app, &client, "camille", PASSWORD).await;
+    assert_eq!(
+        (status, alert_of(&html)),
+        (StatusCode::UNAUTHORIZED, refusal.clone())
+    );
+    assert!(!html.contains("Connecté en tant que"));
+    let (status, _) = app
+        .api(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"username": "camille", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    set_account(&app, "camille", |a| {
+        a.locked_until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    })
+    .await;
+    let (status, _) = login_attempt(&app, &client, "camille", PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the lockout is over");
+}
+
+#[tokio::test]
+async fn signing_out_closes_the_session_on_the_server() {
+    use palabre::store::session;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let app = unlimited(|_| {}).await;
+    app.create_user("camille", Role::Member, None).await;
+    let client = browser();
+    let (_, html) = page(&client, &format!("{}/login", app.url)).await;
+    let csrf = csrf_of(&html);
+    let response = post_form(
+        &client,
+        &format!("{}/login", app.url),
+        &[
+            ("csrf", &csrf),
+            ("username", "camille"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = set_cookie_named(&response, "palabre_session").expect("session cookie");
+    let cookie = cookie.split(';').next().expect("name=value").to_owned();
+    // The stolen cookie works from elsewhere while the session is open...
+    let replay = |cookie: String| {
+        let app_url = app.url.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .get(format!("{app_url}/"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("GET");
+            response.text().await.expect("body")
+        }
+    };
+    assert!(
+        replay(cookie.clone())
+            .await
+            .contains("Connecté en tant que")
+    );
+
+    let response = post_form(&client, &format!("{}/logout", app.url), &[("csrf", &csrf)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cleared = set_cookie_named(&response, "palabre_session").expect("cleared cookie");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // ...and not after signing out: the session is gone from the database, not only from
+    // this browser.
+    assert!(!replay(cookie).await.contains("Connecté en tant que"));
+    let sessions = session::Entity::find()
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(sessions, 0);
+}
+
+#[tokio::test]
+async fn a_suspended_account_is_shown_why_then_signed_out() {
+    use sea_orm::Set;
+    let app = unlimited(|_| {}).await;
+    app.create_user("camille", Role::Member, None).await;
+    let client = browser();
+    sign_in(&app, &client, "camille").await;
+    set_account(&app, "camille", |a| {
+        a.suspended_at = Set(Some(chrono::Utc::now()))
+    })
+    .await;
+
+    let (status, html) = page(&client, &format!("{}/", app.url)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        html.contains("Ce compte est suspendu : il ne peut ni se connecter"),
+        "{html}"
+    );
+    let (status, html) = page(&client, &format!("{}/", app.url)).await;
+    assert_eq!(status, StatusCode::OK, "then an anonymous reader");
+    assert!(html.contains("Se connecter") && !html.contains("Connecté en tant que"));
+
+    let (status, html) = login_attempt(&app, &client, "camille", PASSWORD).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(alert_of(&html).contains("Ce compte est suspendu"), "{html}");
+    let (status, html) = login_attempt(&app, &client, "camille", "mauvais-mot").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "no hint without the password"
+    );
+    assert!(!html.contains("suspendu"));
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_node_is_served_over_https() {
+    for https in [false, true] {
+        let app = unlimited(|s| {
+            if https {
+                s.server.public_url.set_scheme("https").expect("https");
+            }
+        })
+        .await;
+        app.create_user("camille", Role::Member, None).await;
+        // No cookie store: a real browser would not send `Secure` cookies over this test's
+        // plain http, so they are sent by hand.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client
+            .get(format!("{}/login", app.url))
+            .send()
+            .await
+            .expect("login page");
+        let csrf_cookie = set_cookie_named(&response, "palabre_csrf").expect("csrf cookie");
+        let csrf = csrf_of(&response.text().await.expect("body"));
+        let response = client
+            .post(format!("{}/login", app.url))
+            .header("cookie", format!("palabre_csrf={csrf}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "camille"),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let session_cookie = set_cookie_named(&response, "palabre_session").expect("session");
+        let response = client
+            .get(format!("{}/lang/en", app.url))
+            .send()
+            .await
+            .expect("language");
+        let lang_cookie = set_cookie_named(&response, "lang").expect("lang cookie");
+        for (cookie, same_site) in [
+            (&csrf_cookie, "SameSite=Strict"),
+            (&session_cookie, "SameSite=Lax"),
+            (&lang_cookie, "SameSite=Lax"),
+        ] {
+            for attribute in ["HttpOnly", "Path=/", same_site] {
+                assert!(cookie.contains(attribute), "{cookie}");
+            }
+            assert_eq!(cookie.contains("; Secure"), https, "{cookie}");
+            assert!(!cookie.contains("Domain="), "host-only: {cookie}");
+        }
+    }
+}
+
+/// What the forms act on, made afresh for each form, all by the admin `orga`: with the right
+/// token, every form of the site is then accepted from them.
+struct FormTarget {
+    n: usize,
+    slug: String,
+    proposal: i64,
+    argument: i64,
+    source: i64,
+    follow: i32,
+}
+
+async fn form_target(app: &TestApp, admin: &str, n: usize) -> FormTarget {
+    use palabre::store::{account, follow};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let slug = format!("f-{n}");
+    app.consultation(admin, &slug, 30).await;
+    let proposal = post_json(
+        app,
+        admin,
+        &format!("/api/v1/consultations/{slug}/proposals"),
+        json!({"title": "Une proposition", "body": "Son texte."}),
+    )
+    .await;
+    let argument = post_json(
+        app,
+        admin,
+        &format!("/api/v1/proposals/{proposal}/arguments"),
+        json!({"stance": "for", "body": "Un argument."}),
+    )
+    .await;
+    let source = post_json(
+        app,
+        admin,
+        &format!("/api/v1/proposals/{proposal}/sources"),
+        json!({"title": "Une source", "url": "https://example.org/"}),
+    )
+    .await;
+    let remote = format!("m-{n}");
+    app.consultation(admin, &remote, 30).await;
+    let mirrored = make_mirror(app, &remote, &[], &[], &[], &[]).await;
+    let db = &app.state.db;
+    let orga = account::Entity::find()
+        .filter(account::Column::Username.eq("orga"))
+        .one(db)
+        .await
+        .expect("find")
+        .expect("orga");
+    let consultation = palabre::store::consultation::Entity::find()
+        .filter(palabre::store::consultation::Column::Slug.eq(&mirrored))
+        .one(db)
+        .await
+        .expect("find")
+        .expect("mirror");
+    let follow = follow::ActiveModel {
+        follower_id: Set(orga.id),
+        consultation_id: Set(consultation.id),
+        activity_id: Set(format!("{}/activities/follow/{n}", app.url)),
+        state: Set("accepted".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("follow");
+    FormTarget {
+        n,
+        slug,
+        proposal,
+        argument,
+        source,
+        follow: follow.id,
+    }
+}
+
+/// A form's fields, without the CSRF token.
+type Fields = Vec<(&'static str, String)>;
+
+/// Every POST route of the web pages, with fields that the form would send, and the answer
+/// when the CSRF token is right. The path's `{id}` is the proposal's, argument's, source's or
+/// follow's, after the path's first segment.
+#[rustfmt::skip]
+fn forms(t: &FormTarget) -> Vec<(&'static str, Fields, StatusCode)> {
+    let now = chrono::Utc::now();
+    let local = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M").to_string();
+    let (opens, closes) = (local(now - chrono::Duration::hours(1)), local(now + chrono::Duration::days(9)));
+    let text = |s: &str| s.to_owned();
+    let ok = StatusCode::SEE_OTHER;
+    vec![
+        ("/login", vec![("username", text("orga")), ("password", text(PASSWORD)), ("next", text("/"))], ok),
+        ("/signup", vec![("username", format!("new-{}", t.n)), ("display_name", text("Nouveau")),
+                         ("password", text(PASSWORD)), ("password_confirm", text(PASSWORD))], ok),
+        ("/logout", vec![], ok),
+        // A malformed target: past the token, the form is read and refused on its merits.
+        ("/follows", vec![("target", text("pas une adresse"))], StatusCode::BAD_REQUEST),
+        ("/follows/{id}/delete", vec![], ok),
+        ("/consultations", vec![("slug", format!("new-c-{}", t.n)), ("title", text("Titre")),
+                                ("body", text("Texte")), ("themes", text("")),
+                                ("opens_at", opens.clone()), ("closes_at", closes.clone())], ok),
+        ("/consultations/{slug}/edit", vec![("title", text("Autre titre")), ("body", text("Texte")),
+                                           ("themes", text("")), ("opens_at", opens),
+                                           ("closes_at", closes)], ok),
+        ("/consultations/{slug}/proposals", vec![("title", text("Titre")), ("body", text("Texte"))], ok),
+        ("/proposals/{id}/edit", vec![("title", text("Titre changé")), ("body", text("Texte"))], ok),
+        ("/proposals/{id}/withdraw", vec![], ok),
+        ("/proposals/{id}/hide", vec![("hidden", text("true"))], ok),
+        ("/proposals/{id}/answer", vec![("state", text("accepted")), ("answer", text("Oui.")),
+                                        ("duplicate_of", text(""))], ok),
+        ("/proposals/{id}/vote", vec![("value", text("agree"))], ok),
+        ("/proposals/{id}/arguments", vec![("stance", text("against")), ("body", text("Contre."))], ok),
+        ("/proposals/{id}/sources", vec![("title", text("Source")), ("url", text("https://example.org/a")),
+                                         ("description", text(""))], ok),
+        ("/arguments/{id}/edit", vec![("stance", text("for")), ("body", text("Changé."))], ok),
+        ("/arguments/{id}/withdraw", vec![], ok),
+        ("/arguments/{id}/hide", vec![("hidden", text("true"))], ok),
+        ("/sources/{id}/withdraw", vec![], ok),
+        ("/sources/{id}/hide", vec![("hidden", text("true"))], ok),
+    ]
+}
+
+fn form_path(template: &str, t: &FormTarget) -> String {
+    let id = match template.split('/').nth(1) {
+        Some("proposals") => t.proposal.to_string(),
+        Some("arguments") => t.argument.to_string(),
+        Some("sources") => t.source.to_string(),
+        Some("follows") => t.follow.to_string(),
+        _ => String::new(),
+    };
+    template.replace("{id}", &id).replace("{slug}", &t.slug)
+}
+
+/// Every `post(...)` route of `src/web/mod.rs`, read from the source: a new form route without
+/// a row in `forms` fails the test below.
+fn post_routes_in_the_router() -> std::collections::BTreeSet<String> {
+    let source = include_str!("../src/web/mod.rs");
+    source
+        .split(".route(")
+        .skip(1)
+        .filter(|chunk| chunk.contains("post("))
+        .filter_map(|chunk| chunk.split('"').nth(1).map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_form_refuses_a_post_without_the_right_csrf_token() {
+    let app = unlimited(|_| {}).await;
+    let admin = app.user_token("orga", Role::Admin).await;
+    let probe = FormTarget {
+        n: 0,
+        slug: String::new(),
+        proposal: 0,
+        argument: 0,
+        source: 0,
+        follow: 0,
+    };
+    let tested: std::collections::BTreeSet<String> = forms(&probe)
+        .iter()
+        .map(|(path, _, _)| (*path).to_owned())
+        .collect();
+    assert_eq!(
+        tested,
+        post_routes_in_the_router(),
+        "every POST route of src/web/mod.rs needs a row in `forms`, and only those"
+    );
+
+    let mut failures = Vec::new();
+    for row in 0..forms(&probe).len() {
+        let target = form_target(&app, &admin, row).await;
+        let (template, fields, expected) = forms(&target).swap_remove(row);
+        let url = format!("{}{}", app.url, form_path(template, &target));
+        let client = browser();
+        let csrf = sign_in(&app, &client, "orga").await;
+        let forged = format!("{}x", &csrf[..csrf.len() - 1]);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let with = |token: &str| {
+            let mut all = vec![("csrf", token.to_owned())];
+            all.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
+            all
+        };
+
+        let before = snapshot::snapshot(&app.state.db).await;
+        for (how, sent) in [
+            (
+                "without a token",
+                fields.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+            ),
+            ("with a forged token", with(&forged)),
+        ] {
+            let response = client.post(&url).form(&sent).send().await.expect("POST");
+            let status = response.status();
+            let body = response.text().await.expect("body");
+            if status != StatusCode::FORBIDDEN || !body.contains("Le formulaire a expiré") {
+                failures.push(format!(
+                    "{template} {how}: {status}, not the expired-form page"
+                ));
+            }
+        }
+        // Another site's form: the browser sends no CSRF cookie of ours with it.
+        let response = browser()
+            .post(&url)
+            .form(&with(&csrf))
+            .send()
+            .await
+            .expect("POST");
+        if response.status() != StatusCode::FORBIDDEN {
+            failures.push(format!(
+                "{template} from another site: {}",
+                response.status()
+            ));
+        }
+        let after = snapshot::snapshot(&app.state.db).await;
+        let changed = snapshot::changed_tables(&before, &after);
+        if !changed.is_empty() {
+            failures.push(format!("{template}: refused but changed {changed:?}"));
+        }
+
+        let response = client
+            .post(&url)
+            .form(&with(&csrf))
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        if status != expected || body.contains("Le formulaire a expiré") {
+            failures.push(format!(
+                "{template} with its token: expected {expected}, got {status}"
+            ));
+        }
+        let changed = snapshot::changed_tables(&after, &snapshot::snapshot(&app.state.db).await);
+        if status.is_redirection() && changed.is_empty() {
+            failures.push(format!(
+                "{template} with its token: accepted but changed nothing"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -200,11 +200,19 @@ impl Node {
 
     /// Runs `palabre admin create-user` against this node's database.
     pub fn create_user(&self, username: &str, password: &str, admin: bool) -> anyhow::Result<()> {
+        self.create_user_with(username, password, if admin { &["--admin"] } else { &[] })
+    }
+
+    /// `create_user` with other options of `create-user` (`--moderator`, `--verified LABEL`).
+    pub fn create_user_with(
+        &self,
+        username: &str,
+        password: &str,
+        options: &[&str],
+    ) -> anyhow::Result<()> {
         use std::io::Write;
         let mut args = vec!["admin", "create-user", username, "--password-stdin"];
-        if admin {
-            args.push("--admin");
-        }
+        args.extend_from_slice(options);
         let mut child = self
             .command(&args)?
             .stdin(Stdio::piped())
@@ -238,6 +246,14 @@ impl Node {
             );
         }
         Ok(())
+    }
+
+    /// Runs `palabre admin ARGS...` and returns what it did, failure included: its exit
+    /// status, standard output and standard error.
+    pub fn admin_output(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        let mut full = vec!["admin"];
+        full.extend_from_slice(args);
+        Ok(self.command(&full)?.stdin(Stdio::null()).output()?)
     }
 
     /// The node's host as it appears in handles: `localhost:PORT`.

@@ -363,7 +363,10 @@ async fn a_mastodon_user_takes_part_from_their_own_account() {
     })
     .await;
     assert_eq!(shown["inReplyTo"], proposal_url.as_str(), "{shown}");
-    assert!(shown["content"].as_str().unwrap().contains("data.example"), "{shown}");
+    assert!(
+        shown["content"].as_str().unwrap().contains("data.example"),
+        "{shown}"
+    );
     eventually("nadia's own Create in alice's inbox", || async {
         let inbox = peer.read("inbox").await.ok()?;
         inbox

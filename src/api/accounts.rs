@@ -8,7 +8,7 @@ use super::extract::{ApiJson, ApiPath, ApiUser};
 use crate::app::AppState;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::services::accounts::{self, NewAccount, SessionKind};
+use crate::services::accounts::{self, LoginPolicy, NewAccount, SessionKind};
 use crate::services::views::{AuthorView, author_view};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -24,15 +24,24 @@ pub struct TokenResponse {
     pub expires_in_days: i64,
 }
 
-/// Exchange a username and password for a bearer token.
+/// Exchange a username and password for a bearer token. An unknown username, a wrong password
+/// and an account locked after too many failures all get the same 401 with the same message;
+/// a suspended account gets 403.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "accounts", request_body = Credentials,
-    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody),
+              (status = 403, description = "the account is suspended", body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> AppResult<Json<TokenResponse>> {
-    let account =
-        accounts::authenticate(&state.db, &credentials.username, &credentials.password).await?;
+    let policy = LoginPolicy::from_settings(&state.settings.security);
+    let account = accounts::authenticate(
+        &state.db,
+        &policy,
+        &credentials.username,
+        &credentials.password,
+    )
+    .await?;
     let days = state.settings.security.token_days;
     let token = accounts::open_session(&state.db, account.id, SessionKind::Api, days).await?;
     Ok(Json(TokenResponse {
@@ -47,6 +56,24 @@ pub async fn create_token(
 pub async fn revoke_token(State(state): State<AppState>, user: ApiUser) -> AppResult<StatusCode> {
     accounts::close_session(&state.db, &user.token).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    /// How many tokens and web sessions were closed, the one in use included.
+    pub revoked: u64,
+}
+
+/// Revoke every token and web session of the caller ("sign out everywhere"), the one used for
+/// this request included: all of them get 401 from the next request on.
+#[utoipa::path(delete, path = "/api/v1/auth/tokens", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = Revoked), (status = 401, body = ErrorBody)))]
+pub async fn revoke_all_tokens(
+    State(state): State<AppState>,
+    user: ApiUser,
+) -> AppResult<Json<Revoked>> {
+    let revoked = accounts::close_all_sessions(&state.db, user.account.id).await?;
+    Ok(Json(Revoked { revoked }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -88,6 +88,9 @@ impl OptionalFromRequestParts<AppState> for ApiUser {
             .ok_or_else(|| {
                 AppError::Unauthenticated("the token is invalid, expired or revoked".into())
             })?;
+        // Tokens opened before a suspension stay in the database (lifting the suspension
+        // brings them back) but are refused meanwhile, with a message that says why.
+        accounts::ensure_not_suspended(&account)?;
         Ok(Some(ApiUser {
             actor: actor_of(&account),
             account,

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, described by the OpenAPI document at
 //! `/api/v1/openapi.json`. Handlers are thin: parse, authenticate, call `services::`.
 mod accounts;
+mod admin;
 mod consultations;
 mod contributions;
 mod extract;
@@ -15,6 +16,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::app::AppState;
+use crate::ratelimit::{Class, limit};
 
 pub use extract::{ApiJson, ApiUser, MaybeApiUser};
 
@@ -28,6 +30,7 @@ pub use extract::{ApiJson, ApiUser, MaybeApiUser};
     paths(
         accounts::create_token,
         accounts::revoke_token,
+        accounts::revoke_all_tokens,
         accounts::sign_up,
         accounts::get_account,
         accounts::set_verification,
@@ -62,6 +65,12 @@ pub use extract::{ApiJson, ApiUser, MaybeApiUser};
         follows::delete,
         reports::create,
         reports::list,
+        admin::overview,
+        admin::set_mode,
+        admin::set_domain,
+        admin::remove_domain,
+        admin::set_suspension,
+        admin::audit,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth)
@@ -89,9 +98,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi_json))
         .route(
             "/api/v1/auth/token",
-            post(accounts::create_token).delete(accounts::revoke_token),
+            post(accounts::create_token)
+                .layer(limit(Class::Login))
+                .delete(accounts::revoke_token),
         )
-        .route("/api/v1/accounts", post(accounts::sign_up))
+        .route(
+            "/api/v1/auth/tokens",
+            axum::routing::delete(accounts::revoke_all_tokens),
+        )
+        .route(
+            "/api/v1/accounts",
+            post(accounts::sign_up).layer(limit(Class::Signup)),
+        )
         .route("/api/v1/accounts/{username}", get(accounts::get_account))
         .route(
             "/api/v1/accounts/{username}/verification",
@@ -107,7 +125,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/consultations/{slug}/proposals",
-            get(proposals::list).post(proposals::create),
+            get(proposals::list)
+                .post(proposals::create)
+                .layer(limit(Class::Posting)),
         )
         .route(
             "/api/v1/proposals/{id}",
@@ -119,11 +139,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/proposals/{id}/answer", put(proposals::answer))
         .route(
             "/api/v1/proposals/{id}/vote",
-            put(proposals::cast_vote).delete(proposals::withdraw_vote),
+            put(proposals::cast_vote)
+                .delete(proposals::withdraw_vote)
+                .layer(limit(Class::Posting)),
         )
         .route(
             "/api/v1/proposals/{id}/arguments",
-            get(contributions::list_arguments).post(contributions::add_argument),
+            get(contributions::list_arguments)
+                .post(contributions::add_argument)
+                .layer(limit(Class::Posting)),
         )
         .route(
             "/api/v1/arguments/{id}",
@@ -141,7 +165,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/proposals/{id}/sources",
-            get(contributions::list_sources).post(contributions::add_source),
+            get(contributions::list_sources)
+                .post(contributions::add_source)
+                .layer(limit(Class::Posting)),
         )
         .route(
             "/api/v1/sources/{id}",
@@ -153,11 +179,27 @@ pub fn router() -> Router<AppState> {
             put(contributions::set_source_hidden),
         )
         .route("/api/v1/follows", post(follows::create).get(follows::list))
-        .route("/api/v1/reports", post(reports::create).get(reports::list))
+        .route(
+            "/api/v1/reports",
+            post(reports::create)
+                .get(reports::list)
+                .layer(limit(Class::Posting)),
+        )
         .route(
             "/api/v1/follows/{id}",
             axum::routing::delete(follows::delete),
         )
+        .route("/api/v1/admin/federation", get(admin::overview))
+        .route("/api/v1/admin/federation/mode", put(admin::set_mode))
+        .route(
+            "/api/v1/admin/domains/{domain}",
+            put(admin::set_domain).delete(admin::remove_domain),
+        )
+        .route(
+            "/api/v1/admin/accounts/{account}/suspension",
+            put(admin::set_suspension),
+        )
+        .route("/api/v1/admin/audit", get(admin::audit))
         // Unknown API routes answer in JSON; every other unknown path gets the web's 404 page.
         .route("/api/{*rest}", axum::routing::any(api_not_found))
 }

@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand};
 use crate::app::{self, AppState};
 use crate::config::Settings;
 use crate::domain::Role;
+use crate::federation::policy::{DomainPolicy, FederationMode};
 use crate::services::accounts::{self, NewAccount};
+use crate::services::moderation::{self, AccountStatus, Scope};
 use crate::{store, telemetry};
 
 #[derive(Debug, Parser)]
@@ -69,6 +71,46 @@ pub enum AdminCommand {
     },
     /// Mark an account verified with a label, e.g. "Compte vérifié".
     Verify { username: String, label: String },
+    /// Block a server (HOST, or HOST:PORT): its activities are refused, what its accounts wrote
+    /// is hidden and no longer counted, and nothing is fetched from or sent to it.
+    BlockDomain {
+        host: String,
+        /// Why, for the other admins (kept in the policy and the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a server's block.
+    UnblockDomain { host: String },
+    /// List a partner server: in allow-list mode, the only servers this node federates with.
+    AllowDomain {
+        host: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove a server from the partner list.
+    DisallowDomain { host: String },
+    /// `open` (every server that is not blocked) or `allowlist` (partner servers only).
+    FederationMode { mode: String },
+    /// Block one remote account (its actor URL, or its handle name@host): its activities are
+    /// refused and what it wrote is hidden.
+    BlockAccount {
+        account: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a remote account's block.
+    UnblockAccount { account: String },
+    /// Suspend an account of this node: it can no longer sign in nor use its tokens, and what
+    /// it wrote is hidden.
+    Suspend {
+        username: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift an account's suspension.
+    Unsuspend { username: String },
+    /// Show the federation mode, the blocked and partner servers, and the suspended accounts.
+    Policies,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -132,6 +174,145 @@ async fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> 
             .await?;
             println!("created {} account '{}'", account.role, account.username);
         }
+        AdminCommand::BlockDomain { host, reason } => {
+            let rule = moderation::set_domain_rule(
+                &state,
+                None,
+                &host,
+                DomainPolicy::Block,
+                reason.as_deref(),
+            )
+            .await?;
+            println!(
+                "blocked {}: its activities are refused and what it wrote is hidden",
+                rule.domain
+            );
+        }
+        AdminCommand::UnblockDomain { host } => {
+            let domain =
+                moderation::remove_domain_rule(&state, None, &host, Some(DomainPolicy::Block))
+                    .await?;
+            println!("{domain} is no longer blocked");
+        }
+        AdminCommand::AllowDomain { host, reason } => {
+            let rule = moderation::set_domain_rule(
+                &state,
+                None,
+                &host,
+                DomainPolicy::Allow,
+                reason.as_deref(),
+            )
+            .await?;
+            println!("{} is a partner server", rule.domain);
+        }
+        AdminCommand::DisallowDomain { host } => {
+            let domain =
+                moderation::remove_domain_rule(&state, None, &host, Some(DomainPolicy::Allow))
+                    .await?;
+            println!("{domain} is no longer a partner server");
+        }
+        AdminCommand::FederationMode { mode } => {
+            let mode = moderation::set_mode(&state, None, FederationMode::parse(&mode)?).await?;
+            let partners = moderation::partner_count(&state).await?;
+            println!(
+                "federation mode: {}",
+                moderation::describe_mode(mode, partners)
+            );
+        }
+        AdminCommand::BlockAccount { account, reason } => {
+            let (status, changed) = moderation::set_suspended(
+                &state,
+                None,
+                &account,
+                Scope::Remote,
+                true,
+                reason.as_deref(),
+            )
+            .await?;
+            let already = if changed { "" } else { " (it already was)" };
+            println!("blocked the account {}{already}", describe(&status));
+        }
+        AdminCommand::UnblockAccount { account } => {
+            let (status, changed) =
+                moderation::set_suspended(&state, None, &account, Scope::Remote, false, None)
+                    .await?;
+            let already = if changed { "" } else { " (it was not blocked)" };
+            println!(
+                "the account {} is no longer blocked{already}",
+                describe(&status)
+            );
+        }
+        AdminCommand::Suspend { username, reason } => {
+            let (status, changed) = moderation::set_suspended(
+                &state,
+                None,
+                &username,
+                Scope::Local,
+                true,
+                reason.as_deref(),
+            )
+            .await?;
+            let already = if changed { "" } else { " (it already was)" };
+            println!("suspended '{}'{already}", status.username);
+        }
+        AdminCommand::Unsuspend { username } => {
+            let (status, changed) =
+                moderation::set_suspended(&state, None, &username, Scope::Any, false, None).await?;
+            let already = if changed {
+                ""
+            } else {
+                " (it was not suspended)"
+            };
+            println!("'{}' is no longer suspended{already}", status.username);
+        }
+        AdminCommand::Policies => {
+            let overview = moderation::overview(&state, None).await?;
+            let partners = overview
+                .domains
+                .iter()
+                .filter(|d| d.policy == DomainPolicy::Allow)
+                .count();
+            println!(
+                "federation mode: {}",
+                moderation::describe_mode(overview.mode, partners)
+            );
+            if overview.domains.is_empty() {
+                println!("no blocked or partner servers");
+            }
+            for rule in &overview.domains {
+                let what = match rule.policy {
+                    DomainPolicy::Block => "blocked",
+                    DomainPolicy::Allow => "partner",
+                };
+                println!(
+                    "{what}\t{}\tsince {}{}",
+                    rule.domain,
+                    rule.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    rule.reason
+                        .as_deref()
+                        .map(|r| format!("\t{r}"))
+                        .unwrap_or_default()
+                );
+            }
+            if overview.suspended_accounts.is_empty() {
+                println!("no suspended or blocked accounts");
+            }
+            for account in &overview.suspended_accounts {
+                let what = if account.ap_id.is_some() {
+                    "blocked account"
+                } else {
+                    "suspended account"
+                };
+                println!(
+                    "{what}\t{}\tsince {}",
+                    describe(account),
+                    account
+                        .suspended_at
+                        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default()
+                );
+            }
+        }
         AdminCommand::Verify { username, label } => {
             let account = accounts::set_verified(&state.db, None, &username, Some(&label)).await?;
             println!(
@@ -142,4 +323,12 @@ async fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+/// `name@host (https://host/users/name)` for a remote account, its username for a local one.
+fn describe(account: &AccountStatus) -> String {
+    match &account.ap_id {
+        Some(id) => format!("{} ({id})", account.username),
+        None => account.username.clone(),
+    }
 }

@@ -301,9 +301,11 @@ pub enum Announced {
     Contribution(Contribution),
     /// A boost by a person names what it shares (Mastodon, Misskey, GoToSocial).
     Link(Url),
-    /// Any other embedded object (our own poll, say): only its id counts.
+    /// Any other embedded object (our own poll, say, or an activity): only its id counts.
     Embedded {
         id: Url,
+        #[serde(rename = "type")]
+        kind: Option<String>,
     },
 }
 
@@ -312,7 +314,16 @@ impl Announced {
         match self {
             Announced::Create(create) => create.object.id(),
             Announced::Contribution(contribution) => contribution.id(),
-            Announced::Link(id) | Announced::Embedded { id } => id,
+            Announced::Link(id) | Announced::Embedded { id, .. } => id,
+        }
+    }
+}
+
+impl Announce {
+    fn object_kind(&self) -> Option<&str> {
+        match &self.object {
+            Announced::Embedded { kind, .. } => kind.as_deref(),
+            _ => None,
         }
     }
 }
@@ -482,7 +493,17 @@ async fn verify_relay(announce: &Announce, group: &DbGroup, data: &FedData) -> A
     let contribution = match &announce.object {
         Announced::Create(create) => &create.object,
         Announced::Contribution(contribution) => contribution,
-        Announced::Link(id) | Announced::Embedded { id } => {
+        // An activity relayed for Lemmy's sake (`Announce(Update{actor: author})`): the
+        // Group's own `Update`/`Delete` says the same to Palabre, so it is let through unread.
+        Announced::Embedded { .. }
+            if matches!(
+                announce.object_kind(),
+                Some("Update" | "Delete" | "Create" | "Like" | "Dislike" | "Undo")
+            ) =>
+        {
+            return Ok(());
+        }
+        Announced::Link(id) | Announced::Embedded { id, .. } => {
             // Lemmy and Palabre also announce the bare object for Mastodon's sake; the
             // embedded `Announce(Create)` carries it here.
             return match super::locate::locate(data, id).await? {

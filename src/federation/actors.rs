@@ -39,7 +39,7 @@ pub fn clean_name(raw: &str, max: usize) -> String {
 }
 
 /// `name@host` for remote handles, keeping only characters that are safe in a URL path.
-fn remote_handle(preferred: &str, id: &Url) -> String {
+pub(crate) fn remote_handle(preferred: &str, id: &Url) -> String {
     let name: String = preferred
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))

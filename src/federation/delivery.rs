@@ -16,6 +16,7 @@ use url::Url;
 
 use super::activities::StoredActivity;
 use super::actors::{DbGroup, DbPerson};
+use super::policy::Policy;
 use super::{context, keys, signatures};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -181,14 +182,44 @@ async fn record(row: delivery::Model, outcome: AppResult<()>, state: &AppState) 
     Ok(())
 }
 
+/// A row for a server the federation policy refuses (blocked, or not a partner in allow-list
+/// mode): not sent, and given up at once with the reason, so that the queue says what happened
+/// and unblocking does not flood the server with what was queued meanwhile.
+async fn refuse(row: delivery::Model, note: String, state: &AppState) -> AppResult<()> {
+    tracing::warn!(inbox = %row.inbox, activity = %row.activity_id, %note, "delivery not sent");
+    let attempts = row.attempts + 1;
+    let mut active: delivery::ActiveModel = row.into();
+    active.attempts = Set(attempts);
+    active.locked_until = Set(None);
+    active.status = Set("failed".into());
+    active.last_error = Set(Some(note));
+    active.update(&state.db).await?;
+    Ok(())
+}
+
+/// Why the policy refuses to deliver to this row's inbox, if it does.
+fn refused(policy: &Policy, state: &AppState, row: &delivery::Model) -> Option<String> {
+    let inbox = Url::parse(&row.inbox).ok()?;
+    let refusal = policy.refusal_for_url(state, &inbox)?;
+    Some(format!(
+        "not sent: {}",
+        refusal.message(&super::host_of(&inbox))
+    ))
+}
+
 /// Claims and sends one batch; returns how many rows it handled.
 pub async fn run_once(config: &FederationConfig<AppState>) -> AppResult<usize> {
     let data = config.to_request_data();
     let rows = claim(&data.db, data.settings.federation.delivery_lease_seconds).await?;
     let count = rows.len();
+    let policy = Policy::load(&data.db).await?;
     // One inbox's deliveries go out in order (a vote, then its change); inboxes in parallel.
     let mut by_inbox: std::collections::BTreeMap<String, Vec<delivery::Model>> = Default::default();
     for row in rows {
+        if let Some(note) = refused(&policy, &data, &row) {
+            refuse(row, note, &data).await?;
+            continue;
+        }
         by_inbox.entry(row.inbox.clone()).or_default().push(row);
     }
     let sends = by_inbox.into_values().map(|rows| {

@@ -46,14 +46,21 @@ fn view(row: &follow::Model, group: &consultation::Model) -> FollowView {
 
 async fn resolve(data: &FedData, target: &str) -> AppResult<DbGroup> {
     let target = target.trim();
+    // The federation policy first, with its own message (403), before anything is fetched.
+    let policy = super::policy::Policy::load(&data.db).await?;
     if target.starts_with("http://") || target.starts_with("https://") {
         let id = ObjectId::<DbGroup>::parse(target)
             .map_err(|e| AppError::BadInput(format!("target is not a valid URL: {e}")))?;
+        policy.check_url(data, id.inner())?;
         return id.dereference(data).await;
     }
     let handle = target.trim_start_matches('@');
     match handle.split_once('@') {
         Some((name, host)) if !name.is_empty() && !host.is_empty() => {
+            let host = super::policy::normalize_domain(host)?;
+            if let Some(refusal) = policy.refusal(&host).filter(|_| host != data.domain()) {
+                return Err(AppError::Forbidden(refusal.message(&host)));
+            }
             webfinger_resolve_actor::<AppState, DbGroup>(handle, data).await
         }
         _ => Err(AppError::BadInput(
@@ -64,6 +71,10 @@ async fn resolve(data: &FedData, target: &str) -> AppResult<DbGroup> {
 
 pub async fn follow(data: &FedData, follower: &Actor, target: &str) -> AppResult<FollowView> {
     let group = resolve(data, target).await?;
+    // WebFinger may name an actor on another server than the handle's.
+    super::policy::Policy::load(&data.db)
+        .await?
+        .check_url(data, &group.ap_id)?;
     if group.is_local() {
         return Err(AppError::BadInput(
             "that consultation is hosted on this node: no need to follow it".into(),

@@ -11,6 +11,7 @@ pub mod locate;
 pub mod objects;
 pub mod participation;
 pub mod person_follows;
+pub mod policy;
 pub mod poll;
 pub mod publish;
 pub mod reports;
@@ -63,7 +64,9 @@ pub fn context() -> Value {
 }
 
 /// Builds the federation configuration. `allow_local` turns on the library's debug mode:
-/// plain http and loopback addresses, for tests with several nodes on one machine.
+/// plain http and loopback addresses, for tests with several nodes on one machine. The URL
+/// verifier applies the federation policy (blocked servers, allow-list mode) to every fetch
+/// and delivery the library makes.
 pub async fn config(state: AppState) -> anyhow::Result<FederationConfig<AppState>> {
     let instance = keys::instance_actor(&state).await?;
     let allow_local = state.settings.federation.allow_local;
@@ -77,6 +80,7 @@ pub async fn config(state: AppState) -> anyhow::Result<FederationConfig<AppState
         // GETs without a `Date`, which the library's default (`hs2019`, `(created)`) omits.
         .http_signature_compat(true)
         .signed_fetch_actor(&instance)
+        .url_verifier(Box::new(policy::PolicyVerifier::new(state.db.clone())))
         .app_data(state)
         .build()
         .await?;

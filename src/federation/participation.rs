@@ -292,7 +292,8 @@ impl Activity for CreateContribution {
         }
         match self.object {
             Contribution::Page(page) => {
-                let stored = store_page(*page, data, NewIn::AnyConsultation, Voucher::Fetched).await?;
+                let stored =
+                    store_page(*page, data, NewIn::AnyConsultation, Voucher::Fetched).await?;
                 publish::created(&data.db, data, Changed::Proposal(stored.model.id)).await
             }
             Contribution::Note(note) => {
@@ -486,7 +487,9 @@ pub async fn consultation_updated(
     if inboxes.is_empty() {
         return Ok(());
     }
-    // Followers fetched the Group to follow it, so its keys exist already.
+    // A follower may have followed without ever fetching the Group (a hand-made Follow):
+    // never publish an empty key, which the followers would store.
+    let model = super::keys::ensure_consultation_keys(state, model).await?;
     let group = super::actors::group_json(state, &model)?;
     let id = new_id(state, "update")?;
     let update = json!({
@@ -497,7 +500,54 @@ pub async fn consultation_updated(
         "to": [AS_PUBLIC],
         "cc": [format!("{}/followers", group.id.inner())],
     });
-    delivery::enqueue(db, &id, Signer::Consultation(model.id), &update, inboxes).await?;
+    delivery::enqueue(
+        db,
+        &id,
+        Signer::Consultation(model.id),
+        &update,
+        inboxes.clone(),
+    )
+    .await?;
+    // Lemmy takes a community's new settings only from one of its moderators (a person),
+    // relayed by the community: the organiser's `Update`, announced by the Group.
+    if let Some(organiser) = model.created_by {
+        let organiser = format!(
+            "{}",
+            super::actors::DbPerson::new(
+                state,
+                crate::store::account::Entity::find_by_id(organiser)
+                    .one(db)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound("organiser".into()))?,
+            )?
+            .ap_id
+        );
+        let announce_id = new_id(state, "announce")?;
+        let announce = json!({
+            "type": "Announce",
+            "id": announce_id,
+            "actor": group.id.inner(),
+            "object": {
+                "type": "Update",
+                "id": new_id(state, "update")?,
+                "actor": organiser,
+                "object": group,
+                "to": [AS_PUBLIC],
+                "cc": [group.id.inner()],
+                "audience": group.id.inner(),
+            },
+            "to": [AS_PUBLIC],
+            "cc": [format!("{}/followers", group.id.inner())],
+        });
+        delivery::enqueue(
+            db,
+            &announce_id,
+            Signer::Consultation(model.id),
+            &announce,
+            inboxes,
+        )
+        .await?;
+    }
     publish::polls_changed(db, state, model.id).await
 }
 

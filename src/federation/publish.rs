@@ -326,8 +326,38 @@ pub async fn updated(
         return Ok(());
     }
     group_to_followers(db, state, &loaded.group, "Update", loaded.json.clone()).await?;
+    for_lemmy(db, state, &loaded, "Update", loaded.json.clone()).await?;
     for_microblogs(db, state, changed, &loaded, "Update").await?;
     author_followers(db, state, &loaded, "Update", loaded.json.clone()).await
+}
+
+/// Lemmy takes an `Update` or `Delete` only from a person (the author), relayed by the
+/// community's `Announce`, as its own communities do; Palabre nodes read the Group's own
+/// activity and ignore this one.
+async fn for_lemmy(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    loaded: &Loaded,
+    kind: &str,
+    object: Value,
+) -> AppResult<()> {
+    let group = DbGroup::new(state, loaded.group.clone())?;
+    let author = DbPerson::new(state, loaded.author.clone())?;
+    let object = if kind == "Delete" {
+        json!(loaded.id)
+    } else {
+        object
+    };
+    let inner = json!({
+        "type": kind,
+        "id": activity_id(state, &kind.to_lowercase())?,
+        "actor": author.ap_id,
+        "object": object,
+        "to": [AS_PUBLIC],
+        "cc": [group.ap_id],
+        "audience": group.ap_id,
+    });
+    group_to_followers(db, state, &loaded.group, "Announce", inner).await
 }
 
 /// A withdrawal, or hiding by the moderators of the consultation's own node: a `Tombstone`.
@@ -346,6 +376,7 @@ pub async fn deleted(
         return Ok(());
     }
     group_to_followers(db, state, &loaded.group, "Delete", tombstone.clone()).await?;
+    for_lemmy(db, state, &loaded, "Delete", tombstone.clone()).await?;
     for_microblogs(db, state, changed, &loaded, "Delete").await?;
     author_followers(db, state, &loaded, "Delete", tombstone).await
 }

@@ -28,6 +28,7 @@ use super::objects::{DbArgument, DbProposal};
 use super::{FedData, context, keys};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::ratelimit::{Class, limit};
 use crate::store::{account, argument, consultation, follow, handle, proposal};
 
 pub fn router() -> Router<AppState> {
@@ -35,10 +36,16 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/webfinger", get(webfinger))
         .route("/.well-known/nodeinfo", get(nodeinfo_links))
         .route("/nodeinfo/2.1", get(nodeinfo))
-        .route("/inbox", post(inbox))
-        .route("/users/{name}/inbox", post(inbox))
-        .route("/consultations/{slug}/inbox", post(inbox))
-        .route("/actor/inbox", post(inbox))
+        .route("/inbox", post(inbox).layer(limit(Class::Inbox)))
+        .route(
+            "/users/{name}/inbox",
+            post(inbox).layer(limit(Class::Inbox)),
+        )
+        .route(
+            "/consultations/{slug}/inbox",
+            post(inbox).layer(limit(Class::Inbox)),
+        )
+        .route("/actor/inbox", post(inbox).layer(limit(Class::Inbox)))
         .route("/actor", get(instance_actor))
         .route("/ap/users/{name}", get(person))
         .route("/ap/consultations/{slug}", get(group))
@@ -184,6 +191,8 @@ async fn nodeinfo(data: FedData) -> AppResult<Response> {
 /// (`Signature-Input`) is checked by `signatures::receive`, which is preferred when a request
 /// carries both kinds; any other by the library (draft-cavage `Signature` and `Digest`).
 async fn inbox(data: FedData, request: Request) -> Result<StatusCode, Response> {
+    // Blocked servers and accounts, and non-partners in allow-list mode: 403 before anything.
+    let request = super::policy::screen_inbox(&data, request).await?;
     let outcome = if super::signatures::is_rfc9421(request.headers()) {
         super::signatures::receive(request, &data).await
     } else if let Err(err) = super::signatures::check_cavage_policy(request.headers()) {
@@ -348,10 +357,13 @@ async fn empty_outbox(Path(name): Path<String>, data: FedData) -> AppResult<Resp
 /// `context`): the latest 500 proposals, newest first, then the latest 500 of their arguments.
 async fn group_outbox(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppResult<Response> {
     let group = local_group(&data, &slug).await?;
+    // What blocked or suspended accounts wrote is hidden here, so not offered to others either.
+    let policy = super::policy::Policy::load(&data.db).await?;
     let proposals = proposal::Entity::find()
         .filter(proposal::Column::ConsultationId.eq(group.model.id))
         .filter(proposal::Column::Hidden.eq(false))
         .filter(proposal::Column::Withdrawn.eq(false))
+        .filter(policy.author_shown(proposal::Column::AuthorId))
         .order_by_desc(proposal::Column::Id)
         .limit(500)
         .all(&data.db)
@@ -362,6 +374,7 @@ async fn group_outbox(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppR
         .filter(argument::Column::ProposalId.is_in(ids))
         .filter(argument::Column::Hidden.eq(false))
         .filter(argument::Column::Withdrawn.eq(false))
+        .filter(policy.author_shown(argument::Column::AuthorId))
         .order_by_desc(argument::Column::Id)
         .limit(500)
         .all(&data.db)
@@ -378,6 +391,7 @@ async fn group_outbox(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppR
         .filter(crate::store::source::Column::ProposalId.is_in(proposal_ids))
         .filter(crate::store::source::Column::Hidden.eq(false))
         .filter(crate::store::source::Column::Withdrawn.eq(false))
+        .filter(policy.author_shown(crate::store::source::Column::AuthorId))
         .order_by_desc(crate::store::source::Column::Id)
         .limit(500)
         .all(&data.db)
@@ -401,10 +415,11 @@ async fn group_followers(Path(slug): Path<String>, data: FedData) -> AppResult<R
         .filter(follow::Column::State.eq("accepted"))
         .count(&data.db)
         .await?;
-    // Who follows is not published, only how many.
+    // Who follows is not published, only how many (Lemmy needs the empty `items`).
     Ok(activity_json(json!({
         "type": "Collection",
         "id": group.followers_url(),
         "totalItems": total,
+        "items": [],
     })))
 }

@@ -237,15 +237,24 @@ async fn is_hidden_or_withdrawn(data: &FedData, changed: Changed) -> AppResult<b
         Changed::Proposal(id) => (None, id),
         Changed::Argument(id) => {
             let a = argument::Entity::find_by_id(id).one(db).await?;
-            (a.as_ref().map(|a| a.hidden || a.withdrawn), a.map_or(0, |a| a.proposal_id))
+            (
+                a.as_ref().map(|a| a.hidden || a.withdrawn),
+                a.map_or(0, |a| a.proposal_id),
+            )
         }
         Changed::Source(id) => {
             let s = source::Entity::find_by_id(id).one(db).await?;
-            (s.as_ref().map(|s| s.hidden || s.withdrawn), s.map_or(0, |s| s.proposal_id))
+            (
+                s.as_ref().map(|s| s.hidden || s.withdrawn),
+                s.map_or(0, |s| s.proposal_id),
+            )
         }
         Changed::Comment(id) => {
             let c = comment::Entity::find_by_id(id).one(db).await?;
-            (c.as_ref().map(|c| c.hidden || c.withdrawn), c.map_or(0, |c| c.proposal_id))
+            (
+                c.as_ref().map(|c| c.hidden || c.withdrawn),
+                c.map_or(0, |c| c.proposal_id),
+            )
         }
     };
     let proposal = proposal::Entity::find_by_id(proposal_id).one(db).await?;

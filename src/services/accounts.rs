@@ -1,10 +1,15 @@
 //! Accounts, passwords, sessions and API tokens, and verification badges.
+use std::sync::OnceLock;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use chrono::{Duration, Utc};
 use rand_core::{OsRng, RngCore};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
+};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Actor, Handle, Role, validate_password};
@@ -115,31 +120,140 @@ pub async fn create_account(
     Ok(account)
 }
 
-/// Checks a username and password. The error never says which of the two was wrong, and an
-/// unknown username costs the same hashing time as a known one.
+/// What every refused password login says, whatever the reason: unknown username, wrong
+/// password or an account locked after too many failures. An attacker learns nothing from it.
+pub const LOGIN_REFUSED: &str = "wrong username or password, or too many attempts: try again later";
+
+/// What a suspended account is told once it gave its right password, and whenever it uses a
+/// session or token opened before the suspension.
+pub const SUSPENDED: &str =
+    "this account is suspended: it can neither sign in nor use its sessions and tokens";
+
+/// How many failed password logins in a row lock an account, and for how long
+/// (`[security] login_max_failures`, `login_lockout_seconds`).
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPolicy {
+    /// 0 turns the lockout off.
+    pub max_failures: u32,
+    pub lockout: Duration,
+}
+
+impl LoginPolicy {
+    pub fn from_settings(security: &crate::config::SecuritySettings) -> Self {
+        Self {
+            max_failures: security.login_max_failures,
+            lockout: Duration::seconds(
+                i64::try_from(security.login_lockout_seconds).unwrap_or(i64::MAX / 1000),
+            ),
+        }
+    }
+}
+
+/// A hash with the same algorithm and parameters as real ones, checked for unknown usernames
+/// so that they cost exactly one verification, like known ones. Made once per process.
+fn dummy_hash() -> AppResult<&'static str> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = DUMMY.get() {
+        return Ok(hash);
+    }
+    let hash = hash_password(&random_token())?;
+    Ok(DUMMY.get_or_init(|| hash))
+}
+
+/// Argon2 takes tens of milliseconds of CPU: off the async workers, so that a flood of login
+/// attempts does not stall every other request.
+async fn verify_password(hash: String, password: String) -> AppResult<bool> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("stored password hash unreadable: {e}"))
+        })?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("password check interrupted: {e}")))?
+}
+
+/// Checks a username and password, with a lockout after `policy.max_failures` failures in a
+/// row. Unknown usernames, wrong passwords and locked accounts all get the same 401 with
+/// [`LOGIN_REFUSED`], after the same work: one counting `UPDATE` (which matches no row for an
+/// unknown name), one `SELECT` and one Argon2 verification (against a dummy hash when the
+/// account is unknown, locked or has no password). A suspended account that gives the right
+/// password gets 403 with [`SUSPENDED`]: only someone who knows the password learns it.
 pub async fn authenticate(
     db: &DatabaseConnection,
+    policy: &LoginPolicy,
     username: &str,
     password: &str,
 ) -> AppResult<account::Model> {
-    let wrong = || AppError::Unauthenticated("wrong username or password".into());
+    let username = username.trim();
+    let now = Utc::now();
+    // Every attempt counts as a failure until it succeeds, and is counted before the password
+    // is checked, in one statement that only matches an unlocked account: concurrent guesses
+    // cannot slip past the limit, and the attempt that reaches it locks the account at once
+    // (a right password then unlocks it again below). 0 disables the lockout: the counter
+    // then locks only at `i32::MAX`, which never happens, and never overflows.
+    let max = match policy.max_failures {
+        0 => i32::MAX,
+        n => i32::try_from(n).unwrap_or(i32::MAX),
+    };
+    let failures = || Expr::col(account::Column::FailedLogins).add(1);
+    let reaches_max = || failures().gte(max);
+    let counted = account::Entity::update_many()
+        .col_expr(
+            account::Column::FailedLogins,
+            Expr::case(reaches_max(), 0).finally(failures()).into(),
+        )
+        .col_expr(
+            account::Column::LockedUntil,
+            Expr::case(reaches_max(), now + policy.lockout)
+                .finally(Expr::col(account::Column::LockedUntil))
+                .into(),
+        )
+        .filter(account::Column::Username.eq(username))
+        .filter(
+            Condition::any()
+                .add(account::Column::LockedUntil.is_null())
+                .add(account::Column::LockedUntil.lte(now)),
+        )
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0;
     let found = account::Entity::find()
-        .filter(account::Column::Username.eq(username.trim()))
+        .filter(account::Column::Username.eq(username))
         .one(db)
         .await?;
-    let stored = found.as_ref().and_then(|a| a.password_hash.clone());
-    let hash_text = match &stored {
+    // `counted` is false for an unknown name and for a locked account.
+    let real_hash = found
+        .as_ref()
+        .and_then(|a| a.password_hash.clone())
+        .filter(|_| counted);
+    let checked_hash = match &real_hash {
         Some(hash) => hash.clone(),
-        None => hash_password("not a real password")?,
+        None => dummy_hash()?.to_owned(),
     };
-    let parsed = PasswordHash::new(&hash_text)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored password hash unreadable: {e}")))?;
-    let matches = Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
+    let matches = verify_password(checked_hash, password.to_owned()).await?;
     match found {
-        Some(account) if matches && stored.is_some() => Ok(account),
-        _ => Err(wrong()),
+        Some(account) if matches && real_hash.is_some() => {
+            let mut active: account::ActiveModel = account.into();
+            active.failed_logins = Set(0);
+            active.locked_until = Set(None);
+            let account = active.update(db).await?;
+            ensure_not_suspended(&account)?;
+            Ok(account)
+        }
+        _ => Err(AppError::Unauthenticated(LOGIN_REFUSED.into())),
+    }
+}
+
+/// Suspended accounts (set by moderators) may not act: refused with 403.
+pub fn ensure_not_suspended(account: &account::Model) -> AppResult<()> {
+    if account.suspended_at.is_some() {
+        Err(AppError::Forbidden(SUSPENDED.into()))
+    } else {
+        Ok(())
     }
 }
 
@@ -206,6 +320,16 @@ pub async fn close_session(db: &DatabaseConnection, token: &str) -> AppResult<()
     Ok(())
 }
 
+/// Closes every web session and revokes every API token of the account ("sign out
+/// everywhere"); returns how many there were. They are refused from the next request on.
+pub async fn close_all_sessions(db: &DatabaseConnection, account_id: i32) -> AppResult<u64> {
+    let deleted = session::Entity::delete_many()
+        .filter(session::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
 pub async fn find_by_username(
     db: &DatabaseConnection,
     username: &str,
@@ -235,5 +359,26 @@ pub async fn set_verified(
     let account = find_by_username(db, username).await?;
     let mut active: account::ActiveModel = account.into();
     active.verified_label = Set(label);
-    Ok(active.update(db).await?)
+    super::moderation::verification_changed(db, actor, active.update(db).await?).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unknown usernames must cost what known ones cost: one verification against a hash of
+    /// the same algorithm, version and parameters, made once and not per request.
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_costs() {
+        let real = hash_password("a real password").unwrap();
+        let dummy = dummy_hash().unwrap();
+        let (real, dummy_parsed) = (
+            PasswordHash::new(&real).unwrap(),
+            PasswordHash::new(dummy).unwrap(),
+        );
+        assert_eq!(real.algorithm, dummy_parsed.algorithm);
+        assert_eq!(real.version, dummy_parsed.version);
+        assert_eq!(real.params, dummy_parsed.params);
+        assert!(std::ptr::eq(dummy, dummy_hash().unwrap()), "made only once");
+    }
 }

@@ -12,6 +12,7 @@ use super::{BODY_MAX, TITLE_MAX, required_text};
 use crate::app::AppState;
 use crate::domain::{Actor, ConsultationState, Handle, ensure_valid_period};
 use crate::error::{AppError, AppResult};
+use crate::federation::policy::Policy;
 use crate::store::{consultation, proposal};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -82,34 +83,46 @@ pub async fn create(
 }
 
 /// Consultations of this node: its own, and the remote ones its members follow (others that
-/// were merely fetched, e.g. while checking a signature, are not shown nor open to posts).
-fn shown() -> sea_orm::Condition {
-    sea_orm::Condition::any()
-        .add(consultation::Column::ApId.is_null())
-        .add(consultation::Column::Mirrored.eq(true))
+/// were merely fetched, e.g. while checking a signature, are not shown nor open to posts),
+/// except mirrors of a server this node does not federate with.
+fn shown(policy: &Policy) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(
+            sea_orm::Condition::any()
+                .add(consultation::Column::ApId.is_null())
+                .add(consultation::Column::Mirrored.eq(true)),
+        )
+        .add(policy.consultation_shown())
 }
 
 pub async fn find(state: &AppState, slug: &str) -> AppResult<consultation::Model> {
+    let policy = Policy::load(&state.db).await?;
     consultation::Entity::find()
         .filter(consultation::Column::Slug.eq(slug))
-        .filter(shown())
+        .filter(shown(&policy))
         .one(&state.db)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no consultation '{slug}' on this node")))
 }
 
-async fn visible_proposal_count(state: &AppState, consultation_id: i32) -> AppResult<u64> {
+async fn visible_proposal_count(
+    state: &AppState,
+    policy: &Policy,
+    consultation_id: i32,
+) -> AppResult<u64> {
     Ok(proposal::Entity::find()
         .filter(proposal::Column::ConsultationId.eq(consultation_id))
         .filter(proposal::Column::Hidden.eq(false))
         .filter(proposal::Column::Withdrawn.eq(false))
+        .filter(policy.author_shown(proposal::Column::AuthorId))
         .count(&state.db)
         .await?)
 }
 
 pub async fn get(state: &AppState, slug: &str) -> AppResult<ConsultationView> {
     let model = find(state, slug).await?;
-    let count = visible_proposal_count(state, model.id).await?;
+    let policy = Policy::load(&state.db).await?;
+    let count = visible_proposal_count(state, &policy, model.id).await?;
     Ok(consultation_view(state, &model, count))
 }
 
@@ -118,14 +131,15 @@ pub async fn list(
     state: &AppState,
     only: Option<ConsultationState>,
 ) -> AppResult<Vec<ConsultationView>> {
+    let policy = Policy::load(&state.db).await?;
     let models = consultation::Entity::find()
-        .filter(shown())
+        .filter(shown(&policy))
         .order_by_desc(consultation::Column::OpensAt)
         .all(&state.db)
         .await?;
     let mut views = Vec::with_capacity(models.len());
     for model in &models {
-        let count = visible_proposal_count(state, model.id).await?;
+        let count = visible_proposal_count(state, &policy, model.id).await?;
         views.push(consultation_view(state, model, count));
     }
     views.retain(|v| only.is_none_or(|s| v.state == s));
@@ -175,6 +189,7 @@ pub async fn update(
     let model = active.update(&txn).await?;
     crate::federation::participation::consultation_updated(&txn, state, model.clone()).await?;
     txn.commit().await?;
-    let count = visible_proposal_count(state, id).await?;
+    let policy = Policy::load(&state.db).await?;
+    let count = visible_proposal_count(state, &policy, id).await?;
     Ok(consultation_view(state, &model, count))
 }

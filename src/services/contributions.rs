@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::domain::{Actor, Stance, ensure_open};
 use crate::error::{AppError, AppResult};
 use crate::federation::participation::{self, Sent};
+use crate::federation::policy::Policy;
 use crate::federation::publish::{self, Changed};
 use crate::store::{self, argument, comment, consultation, source};
 
@@ -132,7 +133,12 @@ pub async fn list_arguments(
     load(&state.db, proposal_id, viewer).await?;
     let mut select = argument::Entity::find()
         .filter(argument::Column::ProposalId.eq(proposal_id))
-        .filter(argument::Column::Withdrawn.eq(false));
+        .filter(argument::Column::Withdrawn.eq(false))
+        .filter(
+            Policy::load(&state.db)
+                .await?
+                .author_shown(argument::Column::AuthorId),
+        );
     if !viewer.is_some_and(Actor::is_moderator) {
         select = select.filter(argument::Column::Hidden.eq(false));
     }
@@ -158,6 +164,14 @@ async fn load_argument(
         .await?
         .filter(|a| !a.hidden || viewer.is_some_and(Actor::is_moderator))
         .ok_or_else(|| AppError::NotFound(format!("no argument {id}")))?;
+    if !viewer.is_some_and(Actor::is_moderator)
+        && !Policy::load(&state.db)
+            .await?
+            .account_shown(&state.db, model.author_id)
+            .await?
+    {
+        return Err(AppError::NotFound(format!("no argument {id}")));
+    }
     if model.withdrawn {
         return Err(AppError::Gone(format!(
             "argument #{} was withdrawn by its author",
@@ -232,6 +246,14 @@ pub async fn set_argument_hidden(
     active.hidden = Set(hidden);
     let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
+    super::moderation::audit(
+        &txn,
+        Some(actor.account_id),
+        if hidden { "hide" } else { "unhide" },
+        &state.argument_url(id),
+        None,
+    )
+    .await?;
     refresh_tally(&txn, proposal_id).await?;
     // As for proposals: hiding on a mirror stays on this node.
     if hidden && consultation.ap_id.is_none() {
@@ -300,7 +322,12 @@ pub async fn list_sources(
     load(&state.db, proposal_id, viewer).await?;
     let mut select = source::Entity::find()
         .filter(source::Column::ProposalId.eq(proposal_id))
-        .filter(source::Column::Withdrawn.eq(false));
+        .filter(source::Column::Withdrawn.eq(false))
+        .filter(
+            Policy::load(&state.db)
+                .await?
+                .author_shown(source::Column::AuthorId),
+        );
     if !viewer.is_some_and(Actor::is_moderator) {
         select = select.filter(source::Column::Hidden.eq(false));
     }
@@ -320,7 +347,12 @@ pub async fn list_comments(
     load(&state.db, proposal_id, viewer).await?;
     let mut select = comment::Entity::find()
         .filter(comment::Column::ProposalId.eq(proposal_id))
-        .filter(comment::Column::Withdrawn.eq(false));
+        .filter(comment::Column::Withdrawn.eq(false))
+        .filter(
+            Policy::load(&state.db)
+                .await?
+                .author_shown(comment::Column::AuthorId),
+        );
     if !viewer.is_some_and(Actor::is_moderator) {
         select = select.filter(comment::Column::Hidden.eq(false));
     }
@@ -351,6 +383,14 @@ pub async fn set_comment_hidden(
     active.hidden = Set(hidden);
     let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
+    super::moderation::audit(
+        &txn,
+        Some(actor.account_id),
+        if hidden { "hide" } else { "unhide" },
+        &model.ap_id.clone().unwrap_or_else(|| state.comment_url(id)),
+        None,
+    )
+    .await?;
     if hidden && consultation.ap_id.is_none() {
         publish::deleted(&txn, state, Changed::Comment(id)).await?;
     }
@@ -371,6 +411,14 @@ async fn load_source(
         .await?
         .filter(|s| !s.hidden || viewer.is_some_and(Actor::is_moderator))
         .ok_or_else(|| AppError::NotFound(format!("no source {id}")))?;
+    if !viewer.is_some_and(Actor::is_moderator)
+        && !Policy::load(&state.db)
+            .await?
+            .account_shown(&state.db, model.author_id)
+            .await?
+    {
+        return Err(AppError::NotFound(format!("no source {id}")));
+    }
     if model.withdrawn {
         return Err(AppError::Gone(format!(
             "source {id} was withdrawn by its author"
@@ -444,6 +492,14 @@ pub async fn set_source_hidden(
     active.hidden = Set(hidden);
     let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
+    super::moderation::audit(
+        &txn,
+        Some(actor.account_id),
+        if hidden { "hide" } else { "unhide" },
+        &state.source_url(id),
+        None,
+    )
+    .await?;
     refresh_tally(&txn, proposal_id).await?;
     // Hidden by the origin's moderators: gone from every mirror too.
     if hidden && consultation.ap_id.is_none() {

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod consultations;
 pub mod contributions;
+pub mod moderation;
 pub mod proposals;
 pub mod reports;
 pub mod views;
@@ -38,7 +39,8 @@ pub(crate) const BODY_MAX: usize = 20_000;
 
 /// Recounts a proposal's visible arguments, sources and votes and stores the counts on it.
 /// Called in the same transaction as every change that can move them, so counts never drift
-/// from the rows (hidden and withdrawn contributions do not count).
+/// from the rows (hidden and withdrawn contributions do not count, nor what suspended or
+/// blocked accounts and blocked servers wrote or voted: `federation::policy`).
 pub(crate) async fn refresh_tally(db: &impl ConnectionTrait, proposal_id: i32) -> AppResult<()> {
     // Concurrent changes to one proposal recount one after the other: on PostgreSQL the row
     // lock orders them (the last to count sees every committed vote); SQLite already runs one
@@ -49,17 +51,20 @@ pub(crate) async fn refresh_tally(db: &impl ConnectionTrait, proposal_id: i32) -
             .one(db)
             .await?;
     }
+    let policy = crate::federation::policy::Policy::load(db).await?;
     let visible_arguments = |stance: Stance| {
         argument::Entity::find()
             .filter(argument::Column::ProposalId.eq(proposal_id))
             .filter(argument::Column::Stance.eq(stance.as_str()))
             .filter(argument::Column::Hidden.eq(false))
             .filter(argument::Column::Withdrawn.eq(false))
+            .filter(policy.author_shown(argument::Column::AuthorId))
     };
     let votes_for = |value: VoteValue| {
         vote::Entity::find()
             .filter(vote::Column::ProposalId.eq(proposal_id))
             .filter(vote::Column::Value.eq(value.as_str()))
+            .filter(policy.author_shown(vote::Column::AccountId))
     };
     let arguments_for = visible_arguments(Stance::For).count(db).await? as i32;
     let arguments_against = visible_arguments(Stance::Against).count(db).await? as i32;
@@ -67,6 +72,7 @@ pub(crate) async fn refresh_tally(db: &impl ConnectionTrait, proposal_id: i32) -
         .filter(source::Column::ProposalId.eq(proposal_id))
         .filter(source::Column::Hidden.eq(false))
         .filter(source::Column::Withdrawn.eq(false))
+        .filter(policy.author_shown(source::Column::AuthorId))
         .count(db)
         .await? as i32;
     // Votes on a proposal of a mirrored consultation are counted by the consultation's origin,

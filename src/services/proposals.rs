@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::domain::{Actor, ProposalState, Stance, VoteValue, ensure_open};
 use crate::error::{AppError, AppResult};
 use crate::federation::participation::{self, Sent};
+use crate::federation::policy::Policy;
 use crate::federation::publish::{self, Changed};
 use crate::store::{self, consultation, proposal, share};
 
@@ -103,7 +104,14 @@ pub(crate) async fn load(
             proposal.number
         )));
     }
-    if proposal.hidden && !viewer.is_some_and(Actor::is_moderator) {
+    // What suspended or blocked accounts wrote is hidden like what moderators hid.
+    if !viewer.is_some_and(Actor::is_moderator)
+        && (proposal.hidden
+            || !Policy::load(db)
+                .await?
+                .account_shown(db, proposal.author_id)
+                .await?)
+    {
         return Err(AppError::NotFound(format!("no proposal {id}")));
     }
     let consultation = consultation::Entity::find_by_id(proposal.consultation_id)
@@ -225,9 +233,11 @@ pub async fn list(
     if !(1..=100).contains(&limit) {
         return Err(AppError::BadInput("limit must be between 1 and 100".into()));
     }
+    let policy = Policy::load(&state.db).await?;
     let mut select = proposal::Entity::find()
         .filter(proposal::Column::ConsultationId.eq(consultation.id))
-        .filter(proposal::Column::Withdrawn.eq(false));
+        .filter(proposal::Column::Withdrawn.eq(false))
+        .filter(policy.author_shown(proposal::Column::AuthorId));
     if !viewer.is_some_and(Actor::is_moderator) {
         select = select.filter(proposal::Column::Hidden.eq(false));
     }
@@ -283,8 +293,10 @@ pub async fn get(state: &AppState, viewer: Option<&Actor>, id: i32) -> AppResult
         arguments.into_iter().partition(|a| a.stance == Stance::For);
     let sources = contributions::list_sources(state, viewer, id).await?;
     let comments = contributions::list_comments(state, viewer, id).await?;
+    let policy = Policy::load(&state.db).await?;
     let shares = share::Entity::find()
         .filter(share::Column::ProposalId.eq(id))
+        .filter(policy.author_shown(share::Column::ActorId))
         .count(&state.db)
         .await?;
     let my_vote = match viewer {
@@ -354,6 +366,14 @@ pub async fn set_hidden(
     active.hidden = Set(hidden);
     let txn = crate::store::begin_write(&state.db).await?;
     let model = active.update(&txn).await?;
+    super::moderation::audit(
+        &txn,
+        Some(actor.account_id),
+        if hidden { "hide" } else { "unhide" },
+        &state.proposal_url(id),
+        None,
+    )
+    .await?;
     // Hidden by the origin's moderators: gone from every mirror too. Hiding on a mirror is
     // this node's own moderation and stays here.
     if hidden && consultation.ap_id.is_none() {

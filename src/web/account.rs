@@ -12,7 +12,7 @@ use super::session::{CsrfForm, Ctx, LANG_COOKIE, SESSION_COOKIE, SameSite, safe_
 use crate::app::AppState;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::services::accounts::{self, NewAccount, SessionKind};
+use crate::services::accounts::{self, LoginPolicy, NewAccount, SessionKind};
 use crate::store::account;
 
 fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
@@ -65,7 +65,8 @@ pub async fn login(
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, WebError> {
     let next = safe_next(form.next.as_deref());
-    match accounts::authenticate(&state.db, &form.username, &form.password).await {
+    let policy = LoginPolicy::from_settings(&state.settings.security);
+    match accounts::authenticate(&state.db, &policy, &form.username, &form.password).await {
         Ok(account) => {
             let days = state.settings.security.session_days;
             let token =
@@ -83,6 +84,7 @@ pub async fn login(
             );
             Ok(with_cookie(see_other(&next), cookie))
         }
+        // Unknown username, wrong password and locked account read the same.
         Err(AppError::Unauthenticated(_)) => render_status(
             StatusCode::UNAUTHORIZED,
             &LoginPage {
@@ -90,6 +92,16 @@ pub async fn login(
                 next,
                 username: form.username,
                 alert: Some(ctx.t.login_failed.to_owned()),
+            },
+        ),
+        // A suspended account, told so only after giving the right password.
+        Err(err @ AppError::Forbidden(_)) => render_status(
+            StatusCode::FORBIDDEN,
+            &LoginPage {
+                ctx: &ctx,
+                next,
+                username: form.username,
+                alert: Some(ctx.t.error_line(&err)),
             },
         ),
         Err(err) => Err(err.into()),

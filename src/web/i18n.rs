@@ -203,6 +203,7 @@ impl Messages {
             "bad_gateway" => self.error_remote,
             "not_implemented" => self.error_not_implemented,
             "csrf" => self.error_csrf,
+            "too_many_requests" => self.error_too_many,
             _ => self.error_internal,
         }
     }

@@ -171,6 +171,8 @@ pub struct Messages {
     pub error_not_implemented: &'static str,
     pub error_csrf: &'static str,
     pub error_csrf_hint: &'static str,
+    /// A rate limit was reached (`src/ratelimit.rs`).
+    pub error_too_many: &'static str,
     pub error_internal: &'static str,
     pub error_back: &'static str,
     /// The services' most frequent messages, in this language (English ones map to themselves).
@@ -323,7 +325,7 @@ pub static FR: Messages = Messages {
     login_heading: "Connexion",
     field_username: "Nom d'utilisateur",
     field_password: "Mot de passe",
-    login_failed: "Nom d'utilisateur ou mot de passe incorrect",
+    login_failed: "Nom d'utilisateur ou mot de passe incorrect, ou trop de tentatives : réessayez plus tard",
     no_account_yet: "Pas encore de compte ?",
     signup_heading: "Créer un compte",
     field_display_name: "Nom affiché (facultatif)",
@@ -358,6 +360,7 @@ pub static FR: Messages = Messages {
     error_not_implemented: "Ce n'est pas encore possible.",
     error_csrf: "Le formulaire a expiré.",
     error_csrf_hint: "Rechargez la page, puis envoyez à nouveau le formulaire.",
+    error_too_many: "Trop de demandes en peu de temps : patientez avant de réessayer.",
     error_internal: "Erreur interne du serveur.",
     error_back: "Retour à l'accueil",
     known_errors: &[
@@ -385,6 +388,10 @@ pub static FR: Messages = Messages {
             "La clôture doit suivre l'ouverture.",
         ),
         ("no such page", "Cette page n'existe pas."),
+        (
+            "this account is suspended: it can neither sign in nor use its sessions and tokens",
+            "Ce compte est suspendu : il ne peut ni se connecter ni utiliser ses sessions et jetons.",
+        ),
         // The heading already says it.
         ("sign in first", ""),
         (
@@ -556,7 +563,7 @@ pub static EN: Messages = Messages {
     login_heading: "Sign in",
     field_username: "Username",
     field_password: "Password",
-    login_failed: "Wrong username or password",
+    login_failed: "Wrong username or password, or too many attempts: try again later",
     no_account_yet: "No account yet?",
     signup_heading: "Create an account",
     field_display_name: "Display name (optional)",
@@ -591,6 +598,7 @@ pub static EN: Messages = Messages {
     error_not_implemented: "This is not possible yet.",
     error_csrf: "The form has expired.",
     error_csrf_hint: "Reload the page, then send the form again.",
+    error_too_many: "Too many requests in a short time: wait before trying again.",
     error_internal: "Internal server error.",
     error_back: "Back to the home page",
     known_errors: &[("sign in first", "")],

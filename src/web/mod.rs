@@ -15,10 +15,12 @@ use axum::Router;
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app::AppState;
+use crate::ratelimit::{self, Class, LimitLayer};
 
 /// No scripts, no third parties, no framing: the pages need nothing but their own stylesheet.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
@@ -29,8 +31,18 @@ pub fn router() -> Router<AppState> {
         .route("/", get(consultations::home))
         .route("/static/style.css", get(assets::style))
         .route("/lang/{code}", get(account::set_language))
-        .route("/login", get(account::login_form).post(account::login))
-        .route("/signup", get(account::signup_form).post(account::signup))
+        .route(
+            "/login",
+            get(account::login_form)
+                .post(account::login)
+                .layer(limit(Class::Login)),
+        )
+        .route(
+            "/signup",
+            get(account::signup_form)
+                .post(account::signup)
+                .layer(limit(Class::Signup)),
+        )
         .route("/logout", post(account::logout))
         .route("/users/{username}", get(account::profile))
         .route("/follows", post(follows::create))
@@ -44,7 +56,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/consultations/{slug}/proposals",
-            post(consultations::post_proposal),
+            post(consultations::post_proposal).layer(limit(Class::Posting)),
         )
         .route("/proposals/{id}", get(proposal::show))
         .route(
@@ -54,9 +66,18 @@ pub fn router() -> Router<AppState> {
         .route("/proposals/{id}/withdraw", post(proposal::withdraw))
         .route("/proposals/{id}/hide", post(proposal::hide))
         .route("/proposals/{id}/answer", post(proposal::answer))
-        .route("/proposals/{id}/vote", post(proposal::vote))
-        .route("/proposals/{id}/arguments", post(proposal::add_argument))
-        .route("/proposals/{id}/sources", post(proposal::add_source))
+        .route(
+            "/proposals/{id}/vote",
+            post(proposal::vote).layer(limit(Class::Posting)),
+        )
+        .route(
+            "/proposals/{id}/arguments",
+            post(proposal::add_argument).layer(limit(Class::Posting)),
+        )
+        .route(
+            "/proposals/{id}/sources",
+            post(proposal::add_source).layer(limit(Class::Posting)),
+        )
         .route("/arguments/{id}", get(contributions::show))
         .route(
             "/arguments/{id}/edit",
@@ -84,6 +105,11 @@ pub fn router() -> Router<AppState> {
             REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+}
+
+/// A rate limit refused with the error page; `ratelimit::context` adds its `Retry-After`.
+fn limit(class: Class) -> LimitLayer {
+    ratelimit::limit(class).refusing_with(|err| error::WebError::from(err).into_response())
 }
 
 async fn not_found() -> error::WebError {

@@ -246,15 +246,24 @@ impl FromRequestParts<AppState> for Ctx {
                 AppError::Internal(anyhow::anyhow!("web_context middleware missing"))
             })?;
         let token = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned);
-        let user = match &token {
-            Some(token) => accounts::account_for_session(&state.db, token, SessionKind::Web)
-                .await?
-                .map(|account| SignedIn {
-                    actor: actor_of(&account),
-                    account,
-                }),
+        let account = match &token {
+            Some(token) => {
+                accounts::account_for_session(&state.db, token, SessionKind::Web).await?
+            }
             None => None,
         };
+        if let (Some(account), Some(token)) = (&account, &token)
+            && let Err(suspended) = accounts::ensure_not_suspended(account)
+        {
+            // Refused once with a page that says why; the session is closed, so the browser
+            // goes on as an anonymous reader instead of meeting this page everywhere.
+            accounts::close_session(&state.db, token).await?;
+            return Err(suspended.into());
+        }
+        let user = account.map(|account| SignedIn {
+            actor: actor_of(&account),
+            account,
+        });
         let token = user.as_ref().and(token);
         let ctx = Ctx::new(
             basics,
@@ -361,6 +370,12 @@ pub async fn web_context(mut req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_suspension_message_is_translated() {
+        let french = super::super::messages::FR.error_detail(accounts::SUSPENDED);
+        assert!(french.starts_with("Ce compte est suspendu"), "{french}");
+    }
 
     #[test]
     fn consultation_paths_keep_handles_readable_and_escape_the_rest() {
