@@ -30,6 +30,10 @@ pub enum AppError {
     /// `retry_after` seconds, which the response also gives in `Retry-After`.
     #[error("too many requests: try again in {retry_after} seconds")]
     TooManyRequests { retry_after: u64 },
+    /// The database cannot be reached or written right now (restarting, disk full): nothing
+    /// was changed, and the client may try again after a few seconds.
+    #[error("the database is unavailable: {0}; nothing was changed, try again in a few seconds")]
+    Unavailable(String),
     /// Something this version of Palabre does not do yet.
     #[error("{0}")]
     NotImplemented(String),
@@ -39,7 +43,37 @@ pub enum AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
+        if database_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return AppError::Unavailable(err.to_string());
+        }
         AppError::Internal(err.into())
+    }
+}
+
+/// Whether a database error means "not now" rather than "wrong": the server restarting or
+/// refusing connections, a broken connection, a full disk. Every write runs in a transaction,
+/// so such a failure leaves nothing half-written and the request can simply be retried.
+fn database_unavailable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+        // PostgreSQL: shutting down, starting, refusing connections, out of disk or
+        // connections; SQLite: busy, I/O error, disk full.
+        Sqlx::Database(db) => matches!(
+            db.code().as_deref(),
+            Some("57P01" | "57P02" | "57P03" | "55000" | "53100" | "53300" | "5" | "10" | "13")
+        ),
+        _ => false,
     }
 }
 
@@ -61,7 +95,7 @@ where
 pub struct ErrorBody {
     /// A stable machine-readable code: `bad_request`, `unauthorized`, `forbidden`,
     /// `not_found`, `gone`, `consultation_not_open`, `conflict`, `too_many_requests`,
-    /// `internal`.
+    /// `unavailable` (503, with `Retry-After`), `internal`.
     pub error: &'static str,
     /// What went wrong, for a person.
     pub message: String,
@@ -78,6 +112,7 @@ impl AppError {
             AppError::NotOpen(_) | AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Remote(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -94,6 +129,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Remote(_) => "bad_gateway",
+            AppError::Unavailable(_) => "unavailable",
             AppError::NotImplemented(_) => "not_implemented",
             AppError::Internal(_) => "internal",
         }
@@ -118,6 +154,12 @@ impl IntoResponse for AppError {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(retry_after),
+            );
+        }
+        if let AppError::Unavailable(_) = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(5u64),
             );
         }
         response
