@@ -14,7 +14,7 @@ use super::{AS_PUBLIC, FedData};
 use crate::app::AppState;
 use crate::domain::{ProposalState, Stance};
 use crate::error::{AppError, AppResult};
-use crate::render::{html_to_text, markdown_to_html, remote_html_to_markdown};
+use crate::render::{html_to_text, markdown_to_html};
 use crate::services::views::VoteCounts;
 use crate::services::{BODY_MAX, TITLE_MAX, refresh_tally};
 use crate::store::{account, argument, consultation, proposal};
@@ -418,93 +418,8 @@ pub struct Note {
     /// A poll answer (Mastodon, Misskey) names the chosen option and has no content.
     pub name: Option<String>,
     /// Hashtags and mentions, one object or a list.
-    #[serde(deserialize_with = "one_or_many_values", default)]
+    #[serde(deserialize_with = "super::replies::one_or_many_values", default)]
     pub tag: Vec<serde_json::Value>,
-}
-
-fn one_or_many_values<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<serde_json::Value>, D::Error> {
-    Ok(match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::Array(values) => values,
-        serde_json::Value::Null => Vec::new(),
-        one => vec![one],
-    })
-}
-
-/// The longest reply text read at all (HTML or Markdown): far above any server's post limit,
-/// low enough that parsing hostile HTML stays cheap.
-pub const REPLY_TEXT_MAX_BYTES: usize = 64 * 1024;
-
-impl Note {
-    /// Too long to be read: refused before any HTML is parsed.
-    pub fn is_too_long(&self) -> bool {
-        let map: usize = self
-            .content_map
-            .iter()
-            .flat_map(|m| m.values())
-            .map(String::len)
-            .sum();
-        let source = self.source.as_ref().map_or(0, |s| s.content.len());
-        self.content.len() + map + source > REPLY_TEXT_MAX_BYTES
-    }
-
-    /// The HTML of the reply: `content`, else the first language of `contentMap`.
-    pub fn html(&self) -> &str {
-        if !self.content.trim().is_empty() {
-            return &self.content;
-        }
-        self.content_map
-            .as_ref()
-            .and_then(|map| map.values().next())
-            .map(String::as_str)
-            .unwrap_or_default()
-    }
-
-    /// A vote in a poll rather than a reply: an option name and no text.
-    pub fn is_poll_answer(&self) -> bool {
-        self.name.as_deref().is_some_and(|n| !n.trim().is_empty())
-            && html_to_text(self.html()).trim().is_empty()
-            && self
-                .source
-                .as_ref()
-                .is_none_or(|s| s.content.trim().is_empty())
-    }
-
-    /// The side it takes: Palabre's `stance`, else a stance hashtag (FEDERATION.md), from the
-    /// `tag` list or, for servers that do not list hashtags (Lemmy), from the text.
-    pub fn effective_stance(&self) -> Option<Stance> {
-        if self.stance.is_some() {
-            return self.stance;
-        }
-        let listed = self
-            .tag
-            .iter()
-            .filter(|t| t.get("type").and_then(serde_json::Value::as_str) == Some("Hashtag"))
-            .filter_map(|t| t.get("name").and_then(serde_json::Value::as_str));
-        if let Some(stance) = Stance::from_hashtags(listed) {
-            return Some(stance);
-        }
-        let text = match &self.source {
-            Some(source) => source.content.clone(),
-            None => html_to_text(self.html()),
-        };
-        let words = text
-            .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | ';' | '!' | '?' | ')'))
-            .filter(|w| w.starts_with('#'))
-            .collect::<Vec<_>>();
-        Stance::from_hashtags(words)
-    }
-
-    /// Markdown of the reply's text: its Markdown `source` when it has one, else its HTML
-    /// with links, mentions and hashtags kept.
-    pub fn markdown(&self) -> String {
-        let text = match &self.source {
-            Some(s) if s.media_type == "text/markdown" => s.content.clone(),
-            _ => remote_html_to_markdown(self.html()),
-        };
-        text.chars().take(BODY_MAX).collect()
-    }
 }
 
 impl DbArgument {
