@@ -1,18 +1,15 @@
 //! Comments: replies from the fediverse that take no side (no `stance`, no stance hashtag). They
 //! are shown with their proposal and federate like arguments (`Note`s replying in the
 //! proposal's thread), but count neither for nor against.
-use activitypub_federation::kinds::object::NoteType;
 use activitypub_federation::traits::Object;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
 use url::Url;
 
 use super::FedData;
-use super::actors::{DbGroup, DbPerson, Source};
-use super::objects::{DbProposal, NewIn, Note, parent_proposal};
+use super::objects::{DbProposal, NewIn, Note, ReplyParts, parent_proposal, reply_note};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::render::markdown_to_html;
 use crate::store::{account, comment, consultation, proposal};
 
 #[derive(Clone, Debug)]
@@ -40,40 +37,24 @@ pub fn comment_json(
     proposal: &proposal::Model,
     group: &consultation::Model,
 ) -> AppResult<Note> {
-    let id = DbComment::new(state, model.clone())?.ap_id;
-    let group = DbGroup::new(state, group.clone())?;
     let proposal_id = DbProposal::new(state, proposal.clone())?.ap_id;
     let in_reply_to = model
         .in_reply_to
         .as_deref()
         .and_then(|u| Url::parse(u).ok())
         .unwrap_or(proposal_id);
-    let followers = Url::parse(&group.followers_url()).map_err(|e| AppError::Internal(e.into()))?;
-    let public = Url::parse(super::AS_PUBLIC).map_err(|e| AppError::Internal(e.into()))?;
-    Ok(Note {
-        kind: NoteType::Note,
-        attributed_to: DbPerson::new(state, author.clone())?.ap_id.into(),
-        in_reply_to: in_reply_to.into(),
-        content: markdown_to_html(&model.body),
-        content_map: None,
-        media_type: Some("text/html".into()),
-        source: Some(Source {
-            content: model.body.clone(),
-            media_type: "text/markdown".into(),
-        }),
-        to: vec![group.ap_id.clone(), public],
-        cc: vec![followers],
-        context: Url::parse(&format!("{}/context", group.ap_id)).ok(),
-        audience: Some(group.ap_id.into()),
-        url: Some(serde_json::Value::String(id.to_string())),
-        published: Some(model.created_at),
-        updated: Some(model.updated_at),
-        stance: None,
-        number: None,
-        name: None,
-        tag: Vec::new(),
-        id: id.into(),
-    })
+    reply_note(
+        state,
+        ReplyParts {
+            id: DbComment::new(state, model.clone())?.ap_id,
+            author,
+            in_reply_to,
+            body: &model.body,
+            group,
+            published: model.created_at,
+            updated: model.updated_at,
+        },
+    )
 }
 
 #[async_trait::async_trait]

@@ -74,12 +74,7 @@ impl Activity for Follow {
         }
         let accept = Accept {
             kind: AcceptType::Accept,
-            id: Url::parse(&format!(
-                "{}/activities/accept/{}",
-                data.origin,
-                crate::services::accounts::random_token()
-            ))
-            .map_err(|e| AppError::Internal(e.into()))?,
+            id: super::new_activity_id(data, "accept")?,
             actor: group.ap_id.clone().into(),
             object: self,
         };

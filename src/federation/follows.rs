@@ -15,7 +15,6 @@ use super::delivery::{self, Signer};
 use crate::app::AppState;
 use crate::domain::Actor;
 use crate::error::{AppError, AppResult};
-use crate::services::accounts::random_token;
 use crate::store::{account, consultation, follow};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -93,12 +92,7 @@ pub async fn follow(data: &FedData, follower: &Actor, target: &str) -> AppResult
         .await?
         .ok_or_else(|| AppError::NotFound("account".into()))?;
     let person = DbPerson::new(data, person)?;
-    let activity_id = Url::parse(&format!(
-        "{}/activities/follow/{}",
-        data.origin,
-        random_token()
-    ))
-    .map_err(|e| AppError::Internal(e.into()))?;
+    let activity_id = super::new_activity_id(data, "follow")?;
     let activity = json!({
         "type": "Follow",
         "id": activity_id,
@@ -175,12 +169,7 @@ pub async fn unfollow(state: &AppState, follower: &Actor, id: i32) -> AppResult<
         .await?
         .ok_or_else(|| AppError::NotFound("account".into()))?;
     let person = DbPerson::new(state, person)?;
-    let undo_id = Url::parse(&format!(
-        "{}/activities/undo/{}",
-        state.origin,
-        random_token()
-    ))
-    .map_err(|e| AppError::Internal(e.into()))?;
+    let undo_id = super::new_activity_id(state, "undo")?;
     let undo = json!({
         "type": "Undo",
         "id": undo_id,

@@ -89,6 +89,16 @@ pub async fn config(state: AppState) -> anyhow::Result<FederationConfig<AppState
     Ok(config)
 }
 
+/// A fresh id for an activity sent from this node: `{origin}/activities/{kind}/{random}`.
+pub fn new_activity_id(state: &AppState, kind: &str) -> crate::error::AppResult<url::Url> {
+    url::Url::parse(&format!(
+        "{}/activities/{kind}/{}",
+        state.origin,
+        crate::services::accounts::random_token()
+    ))
+    .map_err(|e| crate::error::AppError::Internal(e.into()))
+}
+
 /// The host (with port) of a URL, as shown next to mirrored content: "where it came from".
 pub fn host_of(url: &url::Url) -> String {
     match (url.host_str(), url.port()) {

@@ -432,6 +432,46 @@ impl DbArgument {
     }
 }
 
+/// What every reply in a proposal's thread says the same way (arguments and comments): its
+/// author, what it answers, its Markdown text rendered, its addressing to the Group.
+pub struct ReplyParts<'a> {
+    pub id: Url,
+    pub author: &'a account::Model,
+    pub in_reply_to: Url,
+    pub body: &'a str,
+    pub group: &'a consultation::Model,
+    pub published: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+pub fn reply_note(state: &AppState, parts: ReplyParts<'_>) -> AppResult<Note> {
+    let group = DbGroup::new(state, parts.group.clone())?;
+    Ok(Note {
+        kind: NoteType::Note,
+        attributed_to: DbPerson::new(state, parts.author.clone())?.ap_id.into(),
+        in_reply_to: parts.in_reply_to.into(),
+        content: markdown_to_html(parts.body),
+        media_type: Some("text/html".into()),
+        source: Some(Source {
+            content: parts.body.to_owned(),
+            media_type: "text/markdown".into(),
+        }),
+        to: public_and(&group.ap_id),
+        cc: vec![url(&group.followers_url())?],
+        context: Some(url(&format!("{}/context", group.ap_id))?),
+        audience: Some(group.ap_id.into()),
+        url: Some(serde_json::Value::String(parts.id.to_string())),
+        published: Some(parts.published),
+        updated: Some(parts.updated),
+        stance: None,
+        number: None,
+        content_map: None,
+        name: None,
+        tag: Vec::new(),
+        id: parts.id.into(),
+    })
+}
+
 pub fn note_json(
     state: &AppState,
     model: &argument::Model,
@@ -439,31 +479,22 @@ pub fn note_json(
     proposal: &proposal::Model,
     group: &consultation::Model,
 ) -> AppResult<Note> {
-    let id = DbArgument::new(state, model.clone())?.ap_id;
-    let group = DbGroup::new(state, group.clone())?;
+    let note = reply_note(
+        state,
+        ReplyParts {
+            id: DbArgument::new(state, model.clone())?.ap_id,
+            author,
+            in_reply_to: DbProposal::new(state, proposal.clone())?.ap_id,
+            body: &model.body,
+            group,
+            published: model.created_at,
+            updated: model.updated_at,
+        },
+    )?;
     Ok(Note {
-        kind: NoteType::Note,
-        attributed_to: DbPerson::new(state, author.clone())?.ap_id.into(),
-        in_reply_to: DbProposal::new(state, proposal.clone())?.ap_id.into(),
-        content: markdown_to_html(&model.body),
-        media_type: Some("text/html".into()),
-        source: Some(Source {
-            content: model.body.clone(),
-            media_type: "text/markdown".into(),
-        }),
-        to: public_and(&group.ap_id),
-        cc: vec![url(&group.followers_url())?],
-        context: Some(url(&format!("{}/context", group.ap_id))?),
-        audience: Some(group.ap_id.into()),
-        url: Some(serde_json::Value::String(id.to_string())),
-        published: Some(model.created_at),
-        updated: Some(model.updated_at),
         stance: Stance::parse(&model.stance).ok(),
         number: Some(model.number),
-        content_map: None,
-        name: None,
-        tag: Vec::new(),
-        id: id.into(),
+        ..note
     })
 }
 

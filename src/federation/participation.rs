@@ -26,17 +26,7 @@ use super::{AS_PUBLIC, FedData, host_of, publish};
 use crate::app::AppState;
 use crate::domain::ensure_open;
 use crate::error::{AppError, AppResult};
-use crate::services::accounts::random_token;
 use crate::store::{argument, consultation, proposal, source};
-
-fn new_id(state: &AppState, kind: &str) -> AppResult<Url> {
-    Url::parse(&format!(
-        "{}/activities/{kind}/{}",
-        state.origin,
-        random_token()
-    ))
-    .map_err(|e| AppError::Internal(e.into()))
-}
 
 // ---- follower node: the verdict on a contribution sent to its origin ----
 
@@ -185,8 +175,15 @@ impl Contribution {
 /// The local consultation a contribution is addressed to, if it is one of ours: a proposal
 /// names it (`audience`, or among its recipients as Lemmy does); a reply belongs to the
 /// consultation of what it answers.
-async fn target_group(contribution: &Contribution, data: &FedData) -> AppResult<Option<DbGroup>> {
-    let group = match (contribution, contribution.in_reply_to()) {
+/// Where an incoming contribution goes: a consultation hosted here, and for a reply, what it
+/// answers (looked up once, for both the addressing and the participation rules).
+struct Target {
+    group: DbGroup,
+    parent: Option<super::locate::Located>,
+}
+
+async fn target(contribution: &Contribution, data: &FedData) -> AppResult<Option<Target>> {
+    let target = match (contribution, contribution.in_reply_to()) {
         (Contribution::Page(page), _) => {
             let named = page
                 .audience
@@ -197,19 +194,25 @@ async fn target_group(contribution: &Contribution, data: &FedData) -> AppResult<
             let mut found = None;
             for candidate in named {
                 if let Some(group) = DbGroup::read_from_id(candidate.clone(), data).await? {
-                    found = Some(group);
+                    found = Some(Target {
+                        group,
+                        parent: None,
+                    });
                     break;
                 }
             }
             found
         }
-        (_, Some(parent)) => super::locate::locate(data, parent)
-            .await?
-            .map(|found| DbGroup::new(data, found.consultation))
-            .transpose()?,
+        (_, Some(parent)) => match super::locate::locate(data, parent).await? {
+            Some(located) => Some(Target {
+                group: DbGroup::new(data, located.consultation.clone())?,
+                parent: Some(located),
+            }),
+            None => None,
+        },
         (_, None) => None,
     };
-    Ok(group.filter(DbGroup::is_local))
+    Ok(target.filter(|t| t.group.is_local()))
 }
 
 #[async_trait::async_trait]
@@ -245,7 +248,7 @@ impl Activity for CreateContribution {
                 DbComment::verify(note, self.actor.inner(), data).await?
             }
         }
-        if target_group(&self.object, data).await?.is_none() {
+        if target(&self.object, data).await?.is_none() {
             return Err(AppError::BadInput(
                 "not addressed to a consultation of this node".into(),
             ));
@@ -254,7 +257,7 @@ impl Activity for CreateContribution {
     }
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
-        let group = target_group(&self.object, data).await?.ok_or_else(|| {
+        let Target { group, parent } = target(&self.object, data).await?.ok_or_else(|| {
             AppError::BadInput("not addressed to a consultation of this node".into())
         })?;
         // A contribution is created once: a second Create of a known id changes nothing (its
@@ -266,10 +269,6 @@ impl Activity for CreateContribution {
         let author = self.actor.dereference(data).await?;
         // The same rules as for local posts: the participation period, and a reply needs a
         // visible proposal.
-        let parent = match self.object.in_reply_to() {
-            None => None,
-            Some(parent) => super::locate::locate(data, parent).await?,
-        };
         let verdict = match (self.object.in_reply_to(), &parent) {
             (None, _) => ensure_open(group.model.opens_at, group.model.closes_at, Utc::now()),
             (Some(_), Some(found)) => match proposal::Entity::find_by_id(found.proposal_id)
@@ -337,7 +336,7 @@ async fn reject(
             .exec(&data.db)
             .await?;
     }
-    let id = new_id(data, "reject")?;
+    let id = super::new_activity_id(data, "reject")?;
     let reject = json!({
         "type": "Reject",
         "id": id,
@@ -491,7 +490,7 @@ pub async fn consultation_updated(
     // never publish an empty key, which the followers would store.
     let model = super::keys::ensure_consultation_keys(state, model).await?;
     let group = super::actors::group_json(state, &model)?;
-    let id = new_id(state, "update")?;
+    let id = super::new_activity_id(state, "update")?;
     let update = json!({
         "type": "Update",
         "id": id,
@@ -522,14 +521,14 @@ pub async fn consultation_updated(
             )?
             .ap_id
         );
-        let announce_id = new_id(state, "announce")?;
+        let announce_id = super::new_activity_id(state, "announce")?;
         let announce = json!({
             "type": "Announce",
             "id": announce_id,
             "actor": group.id.inner(),
             "object": {
                 "type": "Update",
-                "id": new_id(state, "update")?,
+                "id": super::new_activity_id(state, "update")?,
                 "actor": organiser,
                 "object": group,
                 "to": [AS_PUBLIC],

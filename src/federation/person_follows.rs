@@ -13,8 +13,7 @@ use super::actors::DbPerson;
 use super::delivery::{self, Signer};
 use super::{AS_PUBLIC, FedData};
 use crate::app::AppState;
-use crate::error::{AppError, AppResult};
-use crate::services::accounts::random_token;
+use crate::error::AppResult;
 use crate::store::{account, account_follow};
 
 /// The local account a URL names, if any.
@@ -48,7 +47,7 @@ pub async fn accept(
         .insert(&data.db)
         .await?;
     }
-    let id = activity_id(data, "accept")?;
+    let id = super::new_activity_id(data, "accept")?;
     let accept = json!({
         "type": "Accept",
         "id": id,
@@ -81,15 +80,6 @@ pub async fn count(db: &impl ConnectionTrait, account_id: i32) -> AppResult<u64>
         .await?)
 }
 
-fn activity_id(state: &AppState, kind: &str) -> AppResult<Url> {
-    Url::parse(&format!(
-        "{}/activities/{kind}/{}",
-        state.origin,
-        random_token()
-    ))
-    .map_err(|e| AppError::Internal(e.into()))
-}
-
 /// Tells the followers of a local author about one of the author's contributions.
 pub async fn tell_followers(
     db: &impl ConnectionTrait,
@@ -118,7 +108,7 @@ pub async fn tell_followers(
         .map(|a| Ok(DbPerson::new(state, a)?.shared_inbox_or_inbox()))
         .collect::<AppResult<Vec<Url>>>()?;
     let person = DbPerson::new(state, author.clone())?;
-    let id = activity_id(state, &kind.to_lowercase())?;
+    let id = super::new_activity_id(state, &kind.to_lowercase())?;
     let activity = json!({
         "type": kind,
         "id": id,

@@ -321,23 +321,14 @@ fn server_pattern(scheme: &str, domain: &str) -> String {
 /// Whether the accounts with these ActivityPub ids include a blocked (or suspended) one; the
 /// first such id.
 async fn blocked_account(data: &FedData, people: &[Url]) -> AppResult<Option<Url>> {
-    use sea_orm::QueryFilter;
     for person in people {
-        let found = match super::actors::local_segment(data, person, "/users/") {
-            Some(username) => {
-                account::Entity::find()
-                    .filter(account::Column::Username.eq(username))
-                    .filter(account::Column::ApId.is_null())
-                    .one(&data.db)
-                    .await?
-            }
-            None => {
-                account::Entity::find()
-                    .filter(account::Column::ApId.eq(person.as_str()))
-                    .one(&data.db)
-                    .await?
-            }
-        };
+        let found =
+            <super::actors::DbPerson as activitypub_federation::traits::Object>::read_from_id(
+                person.clone(),
+                data,
+            )
+            .await?
+            .map(|p| p.model);
         if found.is_some_and(|a| a.suspended_at.is_some()) {
             return Ok(Some(person.clone()));
         }

@@ -19,7 +19,6 @@ use super::objects::{DbArgument, DbProposal, note_json, page_json};
 use super::sources::{DbSource, source_json};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::services::accounts::random_token;
 use crate::store::{account, argument, comment, consultation, follow, proposal, source};
 
 /// Which contribution changed.
@@ -29,15 +28,6 @@ pub enum Changed {
     Argument(i32),
     Source(i32),
     Comment(i32),
-}
-
-fn activity_id(state: &AppState, kind: &str) -> AppResult<Url> {
-    Url::parse(&format!(
-        "{}/activities/{kind}/{}",
-        state.origin,
-        random_token()
-    ))
-    .map_err(|e| AppError::Internal(e.into()))
 }
 
 /// The inboxes of a local consultation's accepted followers, shared inboxes preferred.
@@ -168,7 +158,7 @@ async fn author_to_origin(
 ) -> AppResult<()> {
     let group = DbGroup::new(state, loaded.group.clone())?;
     let author_id = DbPerson::new(state, loaded.author.clone())?.ap_id;
-    let id = activity_id(state, &kind.to_lowercase())?;
+    let id = super::new_activity_id(state, &kind.to_lowercase())?;
     let activity = json!({
         "type": kind,
         "id": id,
@@ -201,7 +191,7 @@ async fn group_to_followers(
         return Ok(());
     }
     let actor = DbGroup::new(state, group.clone())?;
-    let id = activity_id(state, &kind.to_lowercase())?;
+    let id = super::new_activity_id(state, &kind.to_lowercase())?;
     let activity = json!({
         "type": kind,
         "id": id,
@@ -232,7 +222,7 @@ pub async fn created(
     let author_id = DbPerson::new(state, loaded.author.clone())?.ap_id;
     let create = json!({
         "type": "Create",
-        "id": activity_id(state, "create")?,
+        "id": super::new_activity_id(state, "create")?,
         "actor": author_id,
         "object": loaded.json,
         "to": [AS_PUBLIC, group.ap_id],
@@ -350,7 +340,7 @@ async fn for_lemmy(
     };
     let inner = json!({
         "type": kind,
-        "id": activity_id(state, &kind.to_lowercase())?,
+        "id": super::new_activity_id(state, &kind.to_lowercase())?,
         "actor": author.ap_id,
         "object": object,
         "to": [AS_PUBLIC],

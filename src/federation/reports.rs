@@ -15,7 +15,6 @@ use super::actors::{DbGroup, DbPerson, clean_name};
 use super::delivery::{self, Signer};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::services::accounts::random_token;
 use crate::store::{account, consultation, report};
 
 pub async fn forward(
@@ -30,12 +29,7 @@ pub async fn forward(
         .ok_or_else(|| AppError::NotFound("reporter".into()))?;
     let reporter = DbPerson::new(state, reporter)?;
     let group = DbGroup::new(state, group.clone())?;
-    let id = Url::parse(&format!(
-        "{}/activities/flag/{}",
-        state.origin,
-        random_token()
-    ))
-    .map_err(|e| AppError::Internal(e.into()))?;
+    let id = super::new_activity_id(state, "flag")?;
     let flag = json!({
         "type": "Flag",
         "id": id,
