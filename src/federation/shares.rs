@@ -188,12 +188,14 @@ impl Activity for UndoById {
         };
         let (_, proposal, group) =
             super::locate::parts(&data.db, person.model.id, vote.proposal_id).await?;
-        crate::services::proposals::ensure_takes_part(&proposal, &group)?;
-        let txn = crate::store::begin_write(&data.db).await?;
-        vote::Entity::delete_by_id(vote.id).exec(&txn).await?;
-        crate::services::refresh_tally(&txn, proposal.id).await?;
-        super::publish::updated(&txn, data, Changed::Proposal(proposal.id)).await?;
-        txn.commit().await?;
-        Ok(())
+        // That vote, unless a newer one replaced it since.
+        super::votes::take_back(
+            data,
+            &proposal,
+            &group,
+            person.model.id,
+            Some(vote.updated_at),
+        )
+        .await
     }
 }

@@ -18,7 +18,7 @@ use super::objects::{DbProposal, Note};
 use super::publish::Changed;
 use super::{FedData, publish};
 use crate::app::AppState;
-use crate::domain::{VoteValue, ensure_open};
+use crate::domain::VoteValue;
 use crate::error::{AppError, AppResult};
 use crate::services::refresh_tally;
 use crate::store::{account, consultation, proposal, received_activity, vote};
@@ -329,15 +329,9 @@ impl Activity for UndoVote {
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
         let (proposal, group) = counted_here(data, self.object.object.inner()).await?;
-        ensure_open(group.opens_at, group.closes_at, Utc::now())?;
         let Some(voter) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
             return Ok(());
         };
-        // Whatever the undone activity's type: Lemmy takes a downvote back with `Undo(Like)`.
-        let txn = crate::store::begin_write(&data.db).await?;
-        let mut undone = vote::Entity::delete_many()
-            .filter(vote::Column::ProposalId.eq(proposal.id))
-            .filter(vote::Column::AccountId.eq(voter.model.id));
         // A late Undo does not take back a newer vote. Mastodon dates neither its Like nor its
         // Undo: when the undone activity was received here, that tells its age.
         let published = match self.object.published {
@@ -347,13 +341,31 @@ impl Activity for UndoVote {
                 .await?
                 .map(|r| r.received_at),
         };
-        if let Some(published) = published {
-            undone = undone.filter(vote::Column::UpdatedAt.lte(published));
-        }
-        undone.exec(&txn).await?;
-        refresh_tally(&txn, proposal.id).await?;
-        publish::updated(&txn, data, Changed::Proposal(proposal.id)).await?;
-        txn.commit().await?;
-        Ok(())
+        take_back(data, &proposal, &group, voter.model.id, published).await
     }
+}
+
+/// A remote person takes their vote back, whatever the undone activity's type (Lemmy takes a
+/// downvote back with `Undo(Like)`), under the rules of a local withdrawal (open period,
+/// visible proposal); a vote cast after `not_newer_than` stays.
+pub(crate) async fn take_back(
+    data: &FedData,
+    proposal: &proposal::Model,
+    group: &consultation::Model,
+    voter_id: i32,
+    not_newer_than: Option<chrono::DateTime<Utc>>,
+) -> AppResult<()> {
+    crate::services::proposals::ensure_takes_part(proposal, group)?;
+    let txn = crate::store::begin_write(&data.db).await?;
+    let mut undone = vote::Entity::delete_many()
+        .filter(vote::Column::ProposalId.eq(proposal.id))
+        .filter(vote::Column::AccountId.eq(voter_id));
+    if let Some(published) = not_newer_than {
+        undone = undone.filter(vote::Column::UpdatedAt.lte(published));
+    }
+    undone.exec(&txn).await?;
+    refresh_tally(&txn, proposal.id).await?;
+    publish::updated(&txn, data, Changed::Proposal(proposal.id)).await?;
+    txn.commit().await?;
+    Ok(())
 }
