@@ -41,7 +41,8 @@ pub struct Limit {
 pub struct FederationSettings {
     pub allow_local: bool,
     pub trusted_nodes: Vec<String>,
-    pub retry_base_seconds: u64,
+    /// Fractions allowed, so that tests can compress hours of retries into seconds.
+    pub retry_base_seconds: f64,
     pub max_attempts: i32,
     pub delivery_lease_seconds: i64,
 }

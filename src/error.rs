@@ -41,6 +41,20 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
+impl AppError {
+    /// Whether a unique index refused the write: two requests raced to create the same thing.
+    pub fn is_unique_violation(&self) -> bool {
+        let AppError::Internal(err) = self else {
+            return false;
+        };
+        matches!(
+            err.downcast_ref::<sea_orm::DbErr>()
+                .and_then(sea_orm::DbErr::sql_err),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+        )
+    }
+}
+
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
         if database_unavailable(&err) {

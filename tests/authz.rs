@@ -172,6 +172,8 @@ fn routes() -> Vec<Route> {
         route(DELETE, "/api/v1/admin/domains/{domain}",            Domain,       [401, 403, 403, 403, 204], None),
         route(PUT,    "/api/v1/admin/federation/mode",             Nothing,      [401, 403, 403, 403, 200],
               Some(|_| json!({"mode": "allowlist"}))),
+        // Admins send again what a server missed; this one never missed anything.
+        route(POST,   "/api/v1/admin/deliveries/{server}/retry",   Nothing,      [401, 403, 403, 403, 404], None),
     ]
 }
 
@@ -415,6 +417,7 @@ fn resolve(path: &str, target: &Target) -> String {
         .replace("{username}", "alice")
         .replace("{account}", "alice")
         .replace("{domain}", &format!("d-{}.example", target.n))
+        .replace("{server}", &format!("d-{}.example", target.n))
 }
 
 #[tokio::test]

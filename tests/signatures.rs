@@ -412,3 +412,182 @@ async fn stale_dates_and_signatures_that_leave_out_a_header_are_refused() {
         1
     );
 }
+
+/// One proposal arriving several times at once (its author's `Create` retried, an `Announce`
+/// and a backfill): every delivery is accepted and the proposal is stored once, never a 500
+/// from the unique index that makes the sender retry for hours.
+#[tokio::test]
+async fn one_object_delivered_many_times_at_once_is_stored_once() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("palabre=debug")
+        .try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("palabre=info")
+        .try_init();
+    let origin = TestApp::spawn_federating().await;
+    let remote = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    remote.create_user("claire", Role::Member, None).await;
+    let claire = accounts::find_by_username(&remote.state.db, "claire")
+        .await
+        .unwrap();
+    let claire = keys::ensure_account_keys(&remote.state, claire)
+        .await
+        .unwrap();
+    let claire = DbPerson::new(&remote.state, claire).unwrap();
+    let group = format!("{}/consultations/budget", origin.url);
+    let inbox = format!("{group}/inbox");
+    let page = format!("{}/proposals/77", remote.url);
+    let creates: Vec<Value> = (0..8)
+        .map(|n| {
+            json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "type": "Create",
+                "id": format!("{}/activities/create/race-{n}", remote.url),
+                "actor": claire.ap_id,
+                "object": {
+                    "type": "Page",
+                    "id": page,
+                    "attributedTo": claire.ap_id,
+                    "name": "Des bancs place du marché",
+                    "content": "<p>Pour s'asseoir à l'ombre.</p>",
+                    "audience": group,
+                    "to": [group, "https://www.w3.org/ns/activitystreams#Public"],
+                },
+            })
+        })
+        .collect();
+    let statuses = futures_util::future::join_all(
+        creates
+            .iter()
+            .map(|create| send_signed(&remote, &claire, &inbox, create, None)),
+    )
+    .await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::ACCEPTED),
+        "every delivery accepted: {statuses:?}"
+    );
+    let (_, proposals) = origin
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/consultations/budget/proposals",
+            None,
+            None,
+        )
+        .await;
+    let items = proposals["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "stored once: {items:?}");
+    assert_eq!(items[0]["title"], "Des bancs place du marché");
+}
+
+/// One account resending the same `Update` again and again: applied once, relayed to the
+/// consultation's followers once; a real edit is relayed again.
+#[tokio::test]
+async fn an_update_resent_unchanged_is_not_relayed_to_followers_again() {
+    let origin = TestApp::spawn_federating().await;
+    let remote = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    remote.create_user("claire", Role::Member, None).await;
+    let claire = accounts::find_by_username(&remote.state.db, "claire")
+        .await
+        .unwrap();
+    let claire = keys::ensure_account_keys(&remote.state, claire)
+        .await
+        .unwrap();
+    let claire = DbPerson::new(&remote.state, claire).unwrap();
+    let group = format!("{}/consultations/budget", origin.url);
+    let inbox = format!("{group}/inbox");
+    // Claire follows the consultation, so that its edits have somewhere to go.
+    let follow = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "type": "Follow",
+        "id": format!("{}/activities/follow/1", remote.url),
+        "actor": claire.ap_id,
+        "object": group,
+    });
+    let status = send_signed(&remote, &claire, &inbox, &follow, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let page = |content: &str| {
+        json!({
+            "type": "Page",
+            "id": format!("{}/proposals/9", remote.url),
+            "attributedTo": claire.ap_id,
+            "name": "Un marché le dimanche",
+            "content": content,
+            "audience": group,
+            "to": [group, "https://www.w3.org/ns/activitystreams#Public"],
+        })
+    };
+    let activity = |kind: &str, n: u32, content: &str| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "type": kind,
+            "id": format!("{}/activities/{}/{n}", remote.url, kind.to_lowercase()),
+            "actor": claire.ap_id,
+            "object": page(content),
+        })
+    };
+    let status = send_signed(
+        &remote,
+        &claire,
+        &inbox,
+        &activity("Create", 1, "<p>Place Jaurès.</p>"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let relayed_updates = || async {
+        delivery::Entity::find()
+            .filter(delivery::Column::ActivityId.contains("/activities/update/"))
+            .count(&origin.state.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(relayed_updates().await, 0);
+
+    let edit = activity("Update", 1, "<p>Place Jaurès, de 8 h à 13 h.</p>");
+    assert_eq!(
+        send_signed(&remote, &claire, &inbox, &edit, None).await,
+        StatusCode::ACCEPTED
+    );
+    let after_edit = relayed_updates().await;
+    assert!(after_edit > 0, "a real edit is relayed");
+    for n in 2..6 {
+        let resent = activity("Update", n, "<p>Place Jaurès, de 8 h à 13 h.</p>");
+        assert_eq!(
+            send_signed(&remote, &claire, &inbox, &resent, None).await,
+            StatusCode::ACCEPTED
+        );
+    }
+    assert_eq!(
+        relayed_updates().await,
+        after_edit,
+        "resent unchanged: not relayed again"
+    );
+
+    let second_edit = activity("Update", 7, "<p>Place Jaurès, le dimanche matin.</p>");
+    assert_eq!(
+        send_signed(&remote, &claire, &inbox, &second_edit, None).await,
+        StatusCode::ACCEPTED
+    );
+    assert!(
+        relayed_updates().await > after_edit,
+        "the next real edit is relayed"
+    );
+    let (_, proposals) = origin
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/consultations/budget/proposals",
+            None,
+            None,
+        )
+        .await;
+    assert!(
+        proposals["items"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("dimanche matin")
+    );
+}

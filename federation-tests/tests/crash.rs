@@ -159,10 +159,10 @@ async fn two_processes_sharing_one_database_deliver_each_activity_once() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let lea = token(&http, &follower, "lea").await;
     let handle = format!("voirie@{}", origin.host());
     // Two accounts of the follower node follow: it still gets each activity once, at its
     // shared inbox.
+    let mut follower_tokens = Vec::new();
     for user in ["lea", "noe"] {
         let t = token(&http, &follower, user).await;
         let response = http
@@ -173,21 +173,29 @@ async fn two_processes_sharing_one_database_deliver_each_activity_once() {
             .await
             .unwrap();
         assert_eq!(response.status(), 201);
+        follower_tokens.push(t);
     }
-    for _ in 0..100 {
-        let follows: Value = http
-            .get(format!("{}/api/v1/follows", follower.url))
-            .bearer_auth(&lea)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if follows[0]["state"] == "accepted" {
-            break;
+    // Both follows accepted before posting: an Accept arriving mid-burst would backfill
+    // proposals whose Announce is still on its way, and the count below would not wait for it.
+    for t in &follower_tokens {
+        let mut state = Value::Null;
+        for _ in 0..100 {
+            let follows: Value = http
+                .get(format!("{}/api/v1/follows", follower.url))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            state = follows[0]["state"].clone();
+            if state == "accepted" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(state, "accepted");
     }
     // Posts go through both processes, as a load balancer would spread them.
     const POSTED: usize = 16;
@@ -227,14 +235,24 @@ async fn two_processes_sharing_one_database_deliver_each_activity_once() {
     }
     assert_eq!(count, POSTED);
     // Each Announce reached the follower's inbox exactly once, whichever process sent it.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let log = follower.log();
-    let mut received: Vec<&str> = log
-        .lines()
-        .filter_map(|line| line.split("Receiving activity ").nth(1))
-        .map(|rest| rest.split_whitespace().next().unwrap_or_default())
-        .filter(|id| id.contains("/activities/announce/"))
-        .collect();
+    // Wait for all of them (a loaded machine may still be sending), then a little more for a
+    // duplicate to show up if there were one.
+    let announces = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter_map(|line| line.split("Receiving activity ").nth(1))
+            .map(|rest| rest.split_whitespace().next().unwrap_or_default())
+            .filter(|id| id.contains("/activities/announce/"))
+            .map(str::to_owned)
+            .collect()
+    };
+    for _ in 0..300 {
+        if announces(&follower.log()).len() >= POSTED {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut received = announces(&follower.log());
     let total = received.len();
     received.sort();
     received.dedup();

@@ -10,6 +10,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, ApiUser};
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody};
 use crate::federation::policy::{DomainPolicy, FederationMode};
+use crate::services::deliveries::{self, PeerDeliveries};
 use crate::services::moderation::{
     self, AccountStatus, AuditEntry, AuditQuery, DomainRuleView, FederationOverview, Scope,
 };
@@ -144,4 +145,37 @@ pub async fn audit(
     Ok(Json(
         moderation::audit_log(&state, &user.actor, &query).await?,
     ))
+}
+
+/// Per remote server: deliveries done, still retried, and given up on after
+/// `federation.max_attempts`, with the last error (admins).
+#[utoipa::path(get, path = "/api/v1/admin/deliveries", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [PeerDeliveries]), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    user: ApiUser,
+) -> AppResult<Json<Vec<PeerDeliveries>>> {
+    Ok(Json(deliveries::by_peer(&state, Some(&user.actor)).await?))
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Requeued {
+    pub queued: u64,
+}
+
+/// Sends again the deliveries a server missed after they were given up on (admins).
+#[utoipa::path(post, path = "/api/v1/admin/deliveries/{server}/retry", tag = "admin",
+    params(("server" = String, Path, description = "host or host:port")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Requeued), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub async fn retry_deliveries(
+    State(state): State<AppState>,
+    user: ApiUser,
+    ApiPath(server): ApiPath<String>,
+) -> AppResult<Json<Requeued>> {
+    let queued = deliveries::retry_failed(&state, Some(&user.actor), &server).await?;
+    Ok(Json(Requeued { queued }))
 }

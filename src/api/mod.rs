@@ -71,6 +71,8 @@ pub use extract::{ApiJson, ApiUser, MaybeApiUser};
         admin::remove_domain,
         admin::set_suspension,
         admin::audit,
+        admin::deliveries,
+        admin::retry_deliveries,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth)
@@ -200,6 +202,11 @@ pub fn router() -> Router<AppState> {
             put(admin::set_suspension),
         )
         .route("/api/v1/admin/audit", get(admin::audit))
+        .route("/api/v1/admin/deliveries", get(admin::deliveries))
+        .route(
+            "/api/v1/admin/deliveries/{server}/retry",
+            post(admin::retry_deliveries),
+        )
         // Unknown API routes answer in JSON; every other unknown path gets the web's 404 page.
         .route("/api/{*rest}", axum::routing::any(api_not_found))
 }

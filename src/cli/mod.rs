@@ -111,6 +111,14 @@ pub enum AdminCommand {
     Unsuspend { username: String },
     /// Show the federation mode, the blocked and partner servers, and the suspended accounts.
     Policies,
+    /// Show, per remote server, what was delivered, what is still retried and what was given
+    /// up on after `federation.max_attempts`, with the last error.
+    Deliveries,
+    /// Send again what a server missed after its deliveries were given up on (it is back).
+    RetryDeliveries {
+        /// The server, as `host` or `host:port`.
+        server: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -312,6 +320,35 @@ async fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> 
                         .unwrap_or_default()
                 );
             }
+        }
+        AdminCommand::Deliveries => {
+            let peers = crate::services::deliveries::by_peer(&state, None).await?;
+            if peers.is_empty() {
+                println!("nothing was ever sent to another server");
+            }
+            println!("server\tdelivered\tpending\tfailed\tstate\tlast error");
+            for peer in &peers {
+                let state = match (peer.failed, peer.most_attempts, peer.next_attempt_at) {
+                    (0, 0, _) => "ok".to_owned(),
+                    (_, attempts, Some(next)) if attempts > 0 => format!(
+                        "retrying ({attempts} tries, next {})",
+                        next.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                    _ => "given up".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{state}\t{}",
+                    peer.server,
+                    peer.delivered,
+                    peer.pending,
+                    peer.failed,
+                    peer.last_error.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        AdminCommand::RetryDeliveries { server } => {
+            let queued = crate::services::deliveries::retry_failed(&state, None, &server).await?;
+            println!("{queued} deliveries to {server} queued again");
         }
         AdminCommand::Verify { username, label } => {
             let account = accounts::set_verified(&state.db, None, &username, Some(&label)).await?;

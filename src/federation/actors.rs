@@ -190,42 +190,47 @@ impl Object for DbPerson {
     }
 
     async fn from_json(json: Person, data: &FedData) -> AppResult<Self> {
-        let id = json.id.inner().clone();
-        let host = host_of(&id);
-        // A badge counts only when a partner node we trust vouches for it.
-        let verified = json
-            .verified
-            .filter(|_| data.settings.federation.trusted_nodes.contains(&host))
-            .map(|label| format!("{} · {host}", clean_name(&label, 100)));
-        let display = json
-            .name
-            .as_deref()
-            .map(|n| clean_name(n, 100))
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| clean_name(&json.preferred_username, 100));
-        let existing = account::Entity::find()
-            .filter(account::Column::ApId.eq(id.as_str()))
-            .one(&data.db)
-            .await?;
-        let mut active: account::ActiveModel = match existing {
-            Some(model) => model.into(),
-            None => account::ActiveModel {
-                username: Set(remote_handle(&json.preferred_username, &id)),
-                role: Set("member".into()),
-                created_at: Set(json.published.unwrap_or_else(Utc::now)),
-                ap_id: Set(Some(id.to_string())),
-                ..Default::default()
-            },
-        };
-        active.display_name = Set(display);
-        active.verified_label = Set(verified);
-        active.inbox = Set(Some(json.inbox.to_string()));
-        active.shared_inbox = Set(own_shared_inbox(&id, json.endpoints));
-        active.public_key = Set(Some(json.public_key.public_key_pem));
-        active.last_refreshed_at = Set(Some(Utc::now()));
-        let model = active.save(&data.db).await?.try_into_model()?;
-        DbPerson::new(data, model)
+        super::store_racing(|| store_person(json.clone(), data)).await
     }
+}
+
+/// Stores or refreshes a remote account from its actor document.
+async fn store_person(json: Person, data: &FedData) -> AppResult<DbPerson> {
+    let id = json.id.inner().clone();
+    let host = host_of(&id);
+    // A badge counts only when a partner node we trust vouches for it.
+    let verified = json
+        .verified
+        .filter(|_| data.settings.federation.trusted_nodes.contains(&host))
+        .map(|label| format!("{} · {host}", clean_name(&label, 100)));
+    let display = json
+        .name
+        .as_deref()
+        .map(|n| clean_name(n, 100))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| clean_name(&json.preferred_username, 100));
+    let existing = account::Entity::find()
+        .filter(account::Column::ApId.eq(id.as_str()))
+        .one(&data.db)
+        .await?;
+    let mut active: account::ActiveModel = match existing {
+        Some(model) => model.into(),
+        None => account::ActiveModel {
+            username: Set(remote_handle(&json.preferred_username, &id)),
+            role: Set("member".into()),
+            created_at: Set(json.published.unwrap_or_else(Utc::now)),
+            ap_id: Set(Some(id.to_string())),
+            ..Default::default()
+        },
+    };
+    active.display_name = Set(display);
+    active.verified_label = Set(verified);
+    active.inbox = Set(Some(json.inbox.to_string()));
+    active.shared_inbox = Set(own_shared_inbox(&id, json.endpoints));
+    active.public_key = Set(Some(json.public_key.public_key_pem));
+    active.last_refreshed_at = Set(Some(Utc::now()));
+    let model = active.save(&data.db).await?.try_into_model()?;
+    DbPerson::new(data, model)
 }
 
 impl Actor for DbPerson {
@@ -354,57 +359,69 @@ impl Object for DbGroup {
     }
 
     async fn from_json(json: Group, data: &FedData) -> AppResult<Self> {
-        let id = json.id.inner().clone();
-        let title = json
-            .name
-            .as_deref()
-            .map(|n| clean_name(n, 200))
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| clean_name(&json.preferred_username, 200));
-        let body = match (&json.source, &json.summary) {
-            (Some(source), _) if source.media_type == "text/markdown" => source.content.clone(),
-            (_, Some(summary)) => html_to_text(summary),
-            _ => String::new(),
-        };
-        let themes: Vec<String> = json
-            .themes
-            .iter()
-            .take(20)
-            .map(|t| clean_name(t, 60))
-            .collect();
-        // A group that says nothing of a period (a Lemmy community) is open for good.
-        let opens_at = json
-            .opens_at
-            .or(json.published)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let closes_at = json.closes_at.unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let existing = consultation::Entity::find()
-            .filter(consultation::Column::ApId.eq(id.as_str()))
-            .one(&data.db)
-            .await?;
-        let now = Utc::now();
-        let mut active: consultation::ActiveModel = match existing {
-            Some(model) => model.into(),
-            None => consultation::ActiveModel {
-                slug: Set(remote_handle(&json.preferred_username, &id)),
-                created_at: Set(json.published.unwrap_or(now)),
-                ap_id: Set(Some(id.to_string())),
-                ..Default::default()
-            },
-        };
-        active.title = Set(title);
-        active.body = Set(body.chars().take(crate::services::BODY_MAX).collect());
-        active.themes = Set(serde_json::to_string(&themes).map_err(anyhow::Error::from)?);
-        active.opens_at = Set(opens_at);
-        active.closes_at = Set(closes_at);
-        active.updated_at = Set(json.updated.unwrap_or(now));
-        active.inbox = Set(Some(json.inbox.to_string()));
-        active.shared_inbox = Set(own_shared_inbox(&id, json.endpoints));
-        active.public_key = Set(Some(json.public_key.public_key_pem));
-        active.last_refreshed_at = Set(Some(now));
-        let model = active.save(&data.db).await?.try_into_model()?;
-        DbGroup::new(data, model)
+        super::store_racing(|| store_group(json.clone(), data)).await
     }
+}
+
+/// The closing date of a consultation that never closes (a Lemmy community).
+const OPEN_FOR_GOOD: DateTime<Utc> = match DateTime::from_timestamp(253_402_300_799, 0) {
+    Some(end_of_9999) => end_of_9999,
+    None => DateTime::<Utc>::MAX_UTC,
+};
+
+/// Stores or refreshes a remote consultation from its Group document.
+async fn store_group(json: Group, data: &FedData) -> AppResult<DbGroup> {
+    let id = json.id.inner().clone();
+    let title = json
+        .name
+        .as_deref()
+        .map(|n| clean_name(n, 200))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| clean_name(&json.preferred_username, 200));
+    let body = match (&json.source, &json.summary) {
+        (Some(source), _) if source.media_type == "text/markdown" => source.content.clone(),
+        (_, Some(summary)) => html_to_text(summary),
+        _ => String::new(),
+    };
+    let themes: Vec<String> = json
+        .themes
+        .iter()
+        .take(20)
+        .map(|t| clean_name(t, 60))
+        .collect();
+    // A group that says nothing of a period (a Lemmy community) is open for good.
+    let opens_at = json
+        .opens_at
+        .or(json.published)
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    // Not chrono's last instant: PostgreSQL's timestamps end in the year 294276.
+    let closes_at = json.closes_at.unwrap_or(OPEN_FOR_GOOD);
+    let existing = consultation::Entity::find()
+        .filter(consultation::Column::ApId.eq(id.as_str()))
+        .one(&data.db)
+        .await?;
+    let now = Utc::now();
+    let mut active: consultation::ActiveModel = match existing {
+        Some(model) => model.into(),
+        None => consultation::ActiveModel {
+            slug: Set(remote_handle(&json.preferred_username, &id)),
+            created_at: Set(json.published.unwrap_or(now)),
+            ap_id: Set(Some(id.to_string())),
+            ..Default::default()
+        },
+    };
+    active.title = Set(title);
+    active.body = Set(body.chars().take(crate::services::BODY_MAX).collect());
+    active.themes = Set(serde_json::to_string(&themes).map_err(anyhow::Error::from)?);
+    active.opens_at = Set(opens_at);
+    active.closes_at = Set(closes_at);
+    active.updated_at = Set(json.updated.unwrap_or(now));
+    active.inbox = Set(Some(json.inbox.to_string()));
+    active.shared_inbox = Set(own_shared_inbox(&id, json.endpoints));
+    active.public_key = Set(Some(json.public_key.public_key_pem));
+    active.last_refreshed_at = Set(Some(now));
+    let model = active.save(&data.db).await?.try_into_model()?;
+    DbGroup::new(data, model)
 }
 
 /// The `Group` of a local consultation whose keys exist; pure, so that an `Update` can be

@@ -98,6 +98,10 @@ impl Object for DbComment {
 /// Stores (or updates) a comment from another server, under the same rules as arguments: a
 /// known comment stays on its proposal; a new one goes where `new_in` allows.
 pub async fn store_comment(json: Note, data: &FedData, new_in: NewIn) -> AppResult<DbComment> {
+    super::store_racing(|| store_comment_once(json.clone(), data, new_in)).await
+}
+
+async fn store_comment_once(json: Note, data: &FedData, new_in: NewIn) -> AppResult<DbComment> {
     if super::is_local(data, json.id.inner()) {
         return DbComment::read_from_id(json.id.inner().clone(), data)
             .await?

@@ -169,12 +169,11 @@ async fn record(row: delivery::Model, outcome: AppResult<()>, state: &AppState) 
             if attempts >= federation.max_attempts {
                 active.status = Set("failed".into());
             } else {
-                let exponent = (attempts - 1).clamp(0, 20) as u32;
-                let delay = federation
-                    .retry_base_seconds
-                    .saturating_mul(2u64.saturating_pow(exponent))
-                    .min(6 * 3600);
-                active.next_attempt_at = Set(Utc::now() + chrono::Duration::seconds(delay as i64));
+                let exponent = (attempts - 1).clamp(0, 20);
+                let delay = (federation.retry_base_seconds.max(0.0) * 2f64.powi(exponent))
+                    .min(6.0 * 3600.0);
+                let delay = chrono::Duration::milliseconds((delay * 1000.0) as i64);
+                active.next_attempt_at = Set(Utc::now() + delay);
             }
         }
     }

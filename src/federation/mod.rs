@@ -89,6 +89,26 @@ pub async fn config(state: AppState) -> anyhow::Result<FederationConfig<AppState
     Ok(config)
 }
 
+/// Stores a remote object, again if a unique index refused it: two copies of one object
+/// arriving at once (its `Announce` and a backfill's fetch, or two processes) both find no row
+/// and insert; the second run finds the first one's row and updates it instead of failing.
+pub(crate) async fn store_racing<T, F, Fut>(mut store: F) -> crate::error::AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::error::AppResult<T>>,
+{
+    // Storing an object may store its author first: each can lose a race once.
+    for _ in 0..2 {
+        match store().await {
+            Err(err) if err.is_unique_violation() => {
+                tracing::debug!(error = %err, "stored meanwhile by another request; once more");
+            }
+            other => return other,
+        }
+    }
+    store().await
+}
+
 /// A fresh id for an activity sent from this node: `{origin}/activities/{kind}/{random}`.
 pub fn new_activity_id(state: &AppState, kind: &str) -> crate::error::AppResult<url::Url> {
     url::Url::parse(&format!(

@@ -242,6 +242,15 @@ pub async fn store_page(
     new_in: NewIn,
     voucher: Voucher,
 ) -> AppResult<DbProposal> {
+    super::store_racing(|| store_page_once(json.clone(), data, new_in, voucher)).await
+}
+
+async fn store_page_once(
+    json: Page,
+    data: &FedData,
+    new_in: NewIn,
+    voucher: Voucher,
+) -> AppResult<DbProposal> {
     {
         if super::is_local(data, json.id.inner()) {
             return accept_origin_fields(json, data).await;
@@ -588,6 +597,10 @@ pub(crate) async fn parent_proposal(
 }
 
 pub async fn store_note(json: Note, data: &FedData, new_in: NewIn) -> AppResult<DbArgument> {
+    super::store_racing(|| store_note_once(json.clone(), data, new_in)).await
+}
+
+async fn store_note_once(json: Note, data: &FedData, new_in: NewIn) -> AppResult<DbArgument> {
     {
         if super::is_local(data, json.id.inner()) {
             // Our own argument sent back by its consultation's origin: ours is the original.

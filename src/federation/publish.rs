@@ -298,6 +298,21 @@ async fn for_microblogs(
     }
 }
 
+/// A contribution as it federates now: tells an edit that changes something from an `Update`
+/// resent unchanged, which is not relayed again.
+pub(crate) async fn federated_json(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    changed: Changed,
+) -> AppResult<Value> {
+    let mut json = load(db, state, changed).await?.json;
+    // A new date alone changes nothing anyone sees.
+    if let Value::Object(map) = &mut json {
+        map.remove("updated");
+    }
+    Ok(json)
+}
+
 /// An edit, new tallies or an official answer: the new version of the contribution.
 pub async fn updated(
     db: &impl ConnectionTrait,

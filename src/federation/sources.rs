@@ -169,6 +169,10 @@ impl Object for DbSource {
 }
 
 pub async fn store_source(json: SourceNote, data: &FedData, new_in: NewIn) -> AppResult<DbSource> {
+    super::store_racing(|| store_source_once(json.clone(), data, new_in)).await
+}
+
+async fn store_source_once(json: SourceNote, data: &FedData, new_in: NewIn) -> AppResult<DbSource> {
     {
         if super::is_local(data, json.id.inner()) {
             return DbSource::read_from_id(json.id.inner().clone(), data)

@@ -140,6 +140,11 @@ impl Activity for UpdateObject {
                 ));
             }
         }
+        let before = if local_consultation {
+            Some(publish::federated_json(&data.db, data, stored.changed()).await?)
+        } else {
+            None
+        };
         let voucher = match authority(&self.actor, &stored, data)? {
             Authority::OriginGroup => Voucher::OriginGroup,
             Authority::Author => Voucher::Fetched,
@@ -161,7 +166,10 @@ impl Activity for UpdateObject {
                 return Err(AppError::BadInput("a poll answer cannot be edited".into()));
             }
         }
-        if local_consultation {
+        // One account resending the same Update must not make us flood every follower.
+        if let Some(before) = before
+            && publish::federated_json(&data.db, data, stored.changed()).await? != before
+        {
             publish::updated(&data.db, data, stored.changed()).await?;
         }
         Ok(())

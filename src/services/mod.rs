@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod consultations;
 pub mod contributions;
+pub mod deliveries;
 pub mod moderation;
 pub mod proposals;
 pub mod reports;

@@ -10,7 +10,7 @@ use super::refresh_tally;
 use super::views::VoteCounts;
 use crate::app::AppState;
 use crate::domain::{Actor, VoteValue};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::federation::publish::Changed;
 use crate::federation::{publish, votes};
 use crate::store::{proposal, vote};
@@ -64,19 +64,11 @@ pub async fn cast(
     // one-vote-per-person index refuses the second, which then runs again and sees the first.
     for _ in 0..2 {
         match cast_once(state, actor, proposal_id, value).await {
-            Err(AppError::Internal(err)) if is_unique_violation(&err) => continue,
+            Err(err) if err.is_unique_violation() => continue,
             other => return other,
         }
     }
     cast_once(state, actor, proposal_id, value).await
-}
-
-fn is_unique_violation(err: &anyhow::Error) -> bool {
-    matches!(
-        err.downcast_ref::<sea_orm::DbErr>()
-            .and_then(sea_orm::DbErr::sql_err),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
 }
 
 async fn cast_once(
