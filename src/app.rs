@@ -68,6 +68,16 @@ pub fn router(state: AppState, federation: FederationConfig<AppState>) -> Router
 /// worker running.
 pub async fn serve_on(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     let federation = federation::config(state.clone()).await?;
+    serve_with(listener, state, federation).await
+}
+
+/// [`serve_on`] with a federation configuration built by the caller
+/// (`federation::config_with`: another resolver or time limit for fetches).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    federation: FederationConfig<AppState>,
+) -> anyhow::Result<()> {
     federation::delivery::spawn_worker(federation.clone());
     let app = router(state, federation);
     // Content negotiation rewrites the path, so it must run before routing.

@@ -190,13 +190,37 @@ impl From<activitypub_federation::error::Error> for AppError {
             Fed::ActivitySignatureInvalid | Fed::ActivityBodyDigestInvalid => {
                 AppError::Unauthenticated(err.to_string())
             }
-            Fed::ParseReceivedActivity { .. } | Fed::UrlVerificationError(_) => {
-                AppError::BadInput(err.to_string())
-            }
+            // The library's own message names the id twice and leaves out why (its format
+            // string prints the id where the parser's error should be).
+            Fed::ParseReceivedActivity { err, id } => AppError::BadInput(match id {
+                Some(id) => format!("cannot read the activity {id}: {err}"),
+                None => format!("cannot read the activity: {err}"),
+            }),
+            Fed::UrlVerificationError(_) => AppError::BadInput(err.to_string()),
             Fed::ObjectDeleted(_) => AppError::Gone(err.to_string()),
-            other => AppError::Remote(other.to_string()),
+            // The library's own wording advises an environment variable that turns the check off.
+            Fed::DomainResolveError(host) => AppError::Remote(format!(
+                "{host} does not resolve, or resolves to an address that is not public: not fetched"
+            )),
+            other => AppError::Remote(with_causes(&other)),
         }
     }
+}
+
+/// An error's message followed by its causes': a failed request says why (a refused address,
+/// a timeout) only in its sources.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 pub type AppResult<T> = Result<T, AppError>;

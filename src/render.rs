@@ -2,6 +2,8 @@
 //! the result goes through ammonia's allow-list anyway, so no author can inject markup.
 use pulldown_cmark::{Event, Options, Parser, html};
 
+mod nesting;
+
 pub fn markdown_to_html(markdown: &str) -> String {
     let parser = Parser::new_ext(
         markdown,
@@ -12,7 +14,7 @@ pub fn markdown_to_html(markdown: &str) -> String {
         other => other,
     });
     let mut unsafe_html = String::new();
-    html::push_html(&mut unsafe_html, parser);
+    html::push_html(&mut unsafe_html, nesting::flatten_deep(parser));
     sanitize_html(&unsafe_html)
 }
 
@@ -27,13 +29,39 @@ pub fn sanitize_html(html: &str) -> String {
 
 /// The text of some HTML, without any markup (for names and summaries from other servers).
 pub fn html_to_text(html: &str) -> String {
-    let stripped = ammonia::Builder::empty().clean(html).to_string();
-    stripped
-        .replace("&amp;", "&")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
+    decode_text(
+        &ammonia::Builder::empty()
+            .clean(&nesting::bounded(html, &[]))
+            .to_string(),
+    )
+}
+
+/// The text of ammonia's output: the character references its serializer writes are decoded in
+/// one pass, so that text that reads `&lt;` (written `&amp;lt;`) stays `&lt;`, and a no-break
+/// space stays one (French puts one before `:`, `?` and `!`).
+fn decode_text(html: &str) -> String {
+    const REFERENCES: [(&str, char); 6] = [
+        ("&amp;", '&'),
+        ("&lt;", '<'),
+        ("&gt;", '>'),
+        ("&quot;", '"'),
+        ("&#39;", '\''),
+        ("&nbsp;", '\u{a0}'),
+    ];
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let (c, len) = REFERENCES
+            .iter()
+            .find(|(reference, _)| rest.starts_with(reference))
+            .map_or(('&', 1), |(reference, c)| (*c, reference.len()));
+        out.push(c);
+        rest = &rest[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Markdown for HTML from another server (a Mastodon reply): paragraphs, line breaks and links
@@ -45,7 +73,7 @@ pub fn remote_html_to_markdown(html: &str) -> String {
         .add_tag_attributes("a", ["href"])
         .url_schemes(["http", "https"].into_iter().collect())
         .link_rel(None)
-        .clean(html)
+        .clean(&nesting::bounded(html, &["a", "p", "br"]))
         .to_string();
     let mut out = String::new();
     let mut rest = cleaned.as_str();
@@ -73,7 +101,7 @@ pub fn remote_html_to_markdown(html: &str) -> String {
                 let href = t
                     .split_once("href=\"")
                     .and_then(|(_, v)| v.split_once('"'))
-                    .map(|(v, _)| v.replace("&amp;", "&"))
+                    .map(|(v, _)| decode_text(v))
                     .and_then(|v| url::Url::parse(v.trim()).ok())
                     .filter(|u| matches!(u.scheme(), "http" | "https"))
                     .map(|u| u.as_str().replace('>', "%3E").replace('<', "%3C"));
@@ -92,19 +120,36 @@ pub fn remote_html_to_markdown(html: &str) -> String {
     out.trim().to_owned()
 }
 
+/// Text of the HTML as Markdown that reads as that text and nothing more. Whitespace runs,
+/// line ends included, collapse to one space as in HTML, and none starts a line: a line end or
+/// an indent in the text could otherwise start a heading (`===`), a code block or a list. For
+/// the same reason `-`, `+` and `=` are escaped at the start of a line, and the `.` or `)` of
+/// `1.` or `1)`.
 fn push_text(out: &mut String, html_text: &str) {
-    let text = html_text
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&nbsp;", " ")
-        .replace("&amp;", "&");
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '!' | '&'
-        ) {
+    for c in decode_text(html_text).chars() {
+        if matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c') {
+            if !(out.is_empty() || out.ends_with([' ', '\n'])) {
+                out.push(' ');
+            }
+            continue;
+        }
+        let starts_block = match c {
+            '-' | '+' | '=' => out.is_empty() || out.ends_with('\n'),
+            '.' | ')' => {
+                // Only the last ten bytes are looked at: a marker has at most nine digits.
+                let digits = out.bytes().rev().take(10).take_while(u8::is_ascii_digit);
+                let digits = digits.count();
+                let before = out.len() - digits;
+                (1..=9).contains(&digits) && (before == 0 || out.as_bytes()[before - 1] == b'\n')
+            }
+            _ => false,
+        };
+        if starts_block
+            || matches!(
+                c,
+                '\\' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '!' | '&'
+            )
+        {
             out.push('\\');
         }
         out.push(c);
@@ -157,6 +202,33 @@ mod tests {
             "alert(1)<",
         ] {
             assert!(!html.contains(bad), "{bad} in {html}");
+        }
+    }
+
+    // Found by the `markdown_html` fuzz target (fuzz/regressions/markdown_html/).
+    #[test]
+    fn html_to_text_decodes_once_and_keeps_no_break_spaces() {
+        assert_eq!(
+            html_to_text("<p>&amp;lt;b&amp;gt; &lt;i&gt; &amp;amp;</p>"),
+            "&lt;b&gt; <i> &amp;"
+        );
+        assert_eq!(
+            html_to_text("Vélo\u{a0}: le budget&nbsp;?"),
+            "Vélo\u{a0}: le budget\u{a0}?"
+        );
+    }
+
+    #[test]
+    fn remote_text_does_not_become_lists_headings_or_code() {
+        let markdown = remote_html_to_markdown(
+            "<p>1. un<br>2) deux</p><p>- liste</p><p>Titre<br>===</p><p>    code\n+ plus</p>",
+        );
+        let html = markdown_to_html(&markdown);
+        for block in ["<ol", "<ul", "<li", "<h1", "<h2", "<pre", "<code", "<hr"] {
+            assert!(!html.contains(block), "{block} in {html} from {markdown:?}");
+        }
+        for text in ["1. un", "2) deux", "- liste", "Titre", "===", "code + plus"] {
+            assert!(html.contains(text), "{text} missing from {html}");
         }
     }
 }

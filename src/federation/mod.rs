@@ -3,8 +3,10 @@
 //! as `Note`s with a stance. FEDERATION.md documents what is sent and accepted.
 pub mod activities;
 pub mod actors;
+pub mod bounds;
 pub mod comments;
 pub mod delivery;
+pub mod fetch_guard;
 pub mod follow_activities;
 pub mod follows;
 pub mod keys;
@@ -68,8 +70,20 @@ pub fn context() -> Value {
 /// Builds the federation configuration. `allow_local` turns on the library's debug mode:
 /// plain http and loopback addresses, for tests with several nodes on one machine. The URL
 /// verifier applies the federation policy (blocked servers, allow-list mode) to every fetch
-/// and delivery the library makes.
+/// and delivery the library makes. Fetches go through a [`fetch_guard::FetchGuard`] that
+/// refuses non-public addresses unless `allow_local`.
 pub async fn config(state: AppState) -> anyhow::Result<FederationConfig<AppState>> {
+    let guard = fetch_guard::FetchGuard::new(state.settings.federation.allow_local);
+    config_with(state, guard).await
+}
+
+/// [`config`] with the caller's guard on fetches: its addresses, resolver and time limit. The
+/// library's own checks stay as `allow_local` sets them (http, explicit ports, its check of the
+/// name before each request).
+pub async fn config_with(
+    state: AppState,
+    guard: fetch_guard::FetchGuard,
+) -> anyhow::Result<FederationConfig<AppState>> {
     let instance = keys::instance_actor(&state).await?;
     let allow_local = state.settings.federation.allow_local;
     let domain = state.settings.domain();
@@ -77,6 +91,8 @@ pub async fn config(state: AppState) -> anyhow::Result<FederationConfig<AppState
         .domain(domain)
         .debug(allow_local)
         .http_fetch_limit(50)
+        .client(guard.client()?.into())
+        .request_timeout(guard.timeout())
         // Mastodon's shape of draft-cavage signatures (`rsa-sha256` over `(request-target) host
         // date digest`, with a `Date` header): Mastodon, Fedify and GoToSocial refuse signed
         // GETs without a `Date`, which the library's default (`hs2019`, `(created)`) omits.

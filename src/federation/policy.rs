@@ -118,7 +118,27 @@ impl Refusal {
     }
 }
 
-/// The host (with its port, as `host_of` gives it) an admin typed: `example.org`,
+/// The server of a URL as rules name it: `host_of` without the trailing dot of an absolute name.
+/// `evil.example.` is the same server as `evil.example` (DNS and TLS accept it for it), so a
+/// rule must not be dodged by adding the dot.
+pub fn rule_host(url: &Url) -> String {
+    let host = match url.host() {
+        None => return String::new(),
+        // Read again without the dots, as `normalize_domain` reads a name: `9999..` is a name
+        // to the URL parser, `9999` an IPv4 address.
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.');
+            url::Host::parse(name).map_or_else(|_| name.to_owned(), |host| host.to_string())
+        }
+        Some(address) => address.to_string(),
+    };
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    }
+}
+
+/// The host (with its port, as `rule_host` gives it) an admin typed: `example.org`,
 /// `example.org:8443`, or a URL on that server. Lowercased and checked, so that a rule matches
 /// the hosts of the URLs it is compared with.
 pub fn normalize_domain(raw: &str) -> AppResult<String> {
@@ -132,7 +152,9 @@ pub fn normalize_domain(raw: &str) -> AppResult<String> {
         if url.host_str().is_none() {
             return Err(bad("the URL has no host"));
         }
-        return Ok(host_of(&url));
+        // Read again as a server name: a URL of another scheme than http(s) keeps its host as
+        // written (`foo://EVIL.example`), which no rule would match.
+        return normalize_domain(&rule_host(&url));
     }
     // `host` or `host:port`; IPv6 addresses in brackets keep their colons.
     let (host, port) = match raw.rsplit_once(':') {
@@ -147,7 +169,14 @@ pub fn normalize_domain(raw: &str) -> AppResult<String> {
         _ => (raw, None),
     };
     let host = host.trim_end_matches('.');
-    let parsed = url::Host::parse(host).map_err(|e| bad(&e.to_string()))?;
+    let parsed = match url::Host::parse(host).map_err(|e| bad(&e.to_string()))? {
+        // The parser decodes `%2E`: dots that only then end the name go as well.
+        url::Host::Domain(domain) if domain.ends_with('.') => match domain.trim_end_matches('.') {
+            "" => return Err(bad("it is empty")),
+            name => url::Host::Domain(name.to_owned()),
+        },
+        other => other,
+    };
     if let url::Host::Domain(domain) = &parsed
         && !domain
             .bytes()
@@ -210,7 +239,7 @@ impl Policy {
         if super::is_local(state, url) {
             return None;
         }
-        self.refusal(&host_of(url))
+        self.refusal(&rule_host(url))
     }
 
     /// 403 with a message naming the server, for a URL this node does not federate with.
@@ -295,11 +324,21 @@ impl Policy {
     }
 }
 
-/// Rows whose `column` (an ActivityPub id) is on the server `domain` (`host_of` form).
+/// Rows whose `column` (an ActivityPub id) is on the server `domain` (`rule_host` form), its
+/// host written with or without the trailing dot.
 pub fn ids_on_server<C: ColumnTrait>(column: C, domain: &str) -> Condition {
+    let absolute = match domain.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{host}.:{port}")
+        }
+        _ => format!("{domain}."),
+    };
     let mut any = Condition::any();
     for scheme in ["https", "http"] {
-        any = any.add(column.like(LikeExpr::new(server_pattern(scheme, domain)).escape('!')));
+        for domain in [domain, absolute.as_str()] {
+            let pattern = server_pattern(scheme, domain);
+            any = any.add(column.like(LikeExpr::new(pattern).escape('!')));
+        }
     }
     any
 }
@@ -339,7 +378,7 @@ async fn blocked_account(data: &FedData, people: &[Url]) -> AppResult<Option<Url
 /// What an incoming activity involves: the people who speak (`actor`, and the `actor` and
 /// `attributedTo` of everything it embeds), and the other objects it names.
 #[derive(Default)]
-struct Involved {
+pub(crate) struct Involved {
     people: Vec<Url>,
     objects: Vec<Url>,
 }
@@ -361,7 +400,7 @@ fn urls_in(value: Option<&Value>, into: &mut Vec<Url>) {
     }
 }
 
-fn involved(value: &Value, depth: usize, found: &mut Involved) {
+pub(crate) fn involved(value: &Value, depth: usize, found: &mut Involved) {
     let Value::Object(map) = value else {
         return;
     };
@@ -407,15 +446,17 @@ pub async fn screen_inbox(data: &FedData, request: Request) -> Result<Request, R
             .into_response()
     })?;
     // Unparsable JSON is the parser's to refuse (400), after this.
-    if let Ok(activity) = serde_json::from_slice::<Value>(&bytes)
-        && let Err(err) = screen(data, &activity).await
-    {
-        tracing::info!(
-            error = %err,
-            activity = activity.get("id").and_then(serde_json::Value::as_str).unwrap_or_default(),
-            "inbox refused an activity: federation policy"
-        );
-        return Err(err.into_response());
+    if let Ok(activity) = serde_json::from_slice::<Value>(&bytes) {
+        if let Err(err) = screen(data, &activity).await {
+            tracing::info!(
+                error = %err,
+                activity = activity.get("id").and_then(serde_json::Value::as_str).unwrap_or_default(),
+                "inbox refused an activity: federation policy"
+            );
+            return Err(err.into_response());
+        }
+        // Overlong ids would be fetched and stored (a 500 on PostgreSQL): 400 before that.
+        super::bounds::check_id_lengths(&activity).map_err(IntoResponse::into_response)?;
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
@@ -457,7 +498,7 @@ impl UrlVerifier for PolicyVerifier {
         let policy = Policy::load(&self.db)
             .await
             .map_err(|e| FedError::Other(format!("cannot read the federation policy: {e}")))?;
-        match policy.refusal(&host_of(url)) {
+        match policy.refusal(&rule_host(url)) {
             None => Ok(()),
             Some(refusal) => {
                 tracing::info!(%url, reason = refusal.static_message(), "not fetched nor sent");
@@ -506,6 +547,15 @@ mod tests {
         policy.allowed.insert("partner.example:8443".into());
         assert_eq!(policy.refusal("bad.example"), Some(Refusal::Blocked));
         assert_eq!(policy.refusal("other.example"), None);
+        // The absolute name (trailing dot) is the same server (found by the `webfinger` fuzz target).
+        for dodge in ["https://bad.example./u/m", "https://BAD.example../u/m"] {
+            let url = Url::parse(dodge).unwrap();
+            assert_eq!(
+                policy.refusal(&rule_host(&url)),
+                Some(Refusal::Blocked),
+                "{dodge}"
+            );
+        }
         policy.mode = FederationMode::Allowlist;
         assert_eq!(policy.refusal("partner.example:8443"), None);
         assert_eq!(policy.refusal("partner.example"), Some(Refusal::NotPartner));

@@ -65,7 +65,7 @@ pub struct Flag {
 impl Flag {
     /// What is reported: the listed objects, and the links in the reason (Misskey names only
     /// the account and writes the note's URL in the text).
-    fn reported(&self) -> Vec<Url> {
+    pub(crate) fn reported(&self) -> Vec<Url> {
         let mentioned = self
             .content
             .as_deref()

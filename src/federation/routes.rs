@@ -4,6 +4,7 @@
 //! routes the former to the `/ap/...` handlers below before axum's routing runs.
 use activitypub_federation::axum::inbox::{ActivityData, receive_activity};
 use activitypub_federation::axum::json::FederationJson;
+use activitypub_federation::config::Data;
 use activitypub_federation::fetch::webfinger::{
     Webfinger, build_webfinger_response_with_type, extract_webfinger_name,
 };
@@ -96,27 +97,47 @@ fn wants_activity_json(request: &Request) -> bool {
 }
 
 #[derive(Deserialize)]
-struct WebfingerQuery {
-    resource: String,
+pub(crate) struct WebfingerQuery {
+    pub(crate) resource: String,
+}
+
+/// Whom a WebFinger `resource` names on this node, before any lookup.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WebfingerName<'a> {
+    /// The node's own actor, which answers to its host name as Mastodon's does
+    /// (`acct:host@host`).
+    Instance,
+    /// An account or a consultation, by its handle.
+    Handle(&'a str),
+}
+
+/// Reads `acct:name@domain` for this node's domain; `host` is the public URL's host name.
+pub fn webfinger_name<'a, T: Clone>(
+    resource: &'a str,
+    data: &Data<T>,
+    host: &str,
+) -> AppResult<WebfingerName<'a>> {
+    let name = extract_webfinger_name(resource, data)
+        .map_err(|_| AppError::NotFound(format!("no such account on this node: {resource}")))?;
+    Ok(if name == host {
+        WebfingerName::Instance
+    } else {
+        WebfingerName::Handle(name)
+    })
 }
 
 async fn webfinger(
     Query(query): Query<WebfingerQuery>,
     data: FedData,
 ) -> AppResult<axum::Json<Webfinger>> {
-    let name = extract_webfinger_name(&query.resource, &data).map_err(|_| {
-        AppError::NotFound(format!("no such account on this node: {}", query.resource))
-    })?;
-    // The node's own actor answers to its host name, as Mastodon's does (`acct:host@host`).
     let host = data
         .settings
         .server
         .public_url
         .host_str()
         .unwrap_or_default();
-    let (url, kind) = if name == host {
-        (format!("{}/actor", data.origin), "Application")
-    } else {
+    let named = webfinger_name(&query.resource, &data, host)?;
+    let (url, kind) = if let WebfingerName::Handle(name) = named {
         let found = handle::Entity::find_by_id(name.to_owned())
             .one(&data.db)
             .await?
@@ -127,6 +148,8 @@ async fn webfinger(
             "consultation" => (data.consultation_url(name), "Group"),
             _ => (data.account_url(name), "Person"),
         }
+    } else {
+        (format!("{}/actor", data.origin), "Application")
     };
     let url = Url::parse(&url).map_err(|e| AppError::Internal(e.into()))?;
     Ok(axum::Json(build_webfinger_response_with_type(

@@ -148,18 +148,24 @@ pub fn check_policy(signature: &MessageSignature, now: i64) -> Result<(), Signat
 /// What a draft-cavage signature on an inbox POST must cover, on top of the library's check
 /// of the signature itself: the method and path, the host, the time and the body's digest, so
 /// that a signature cannot be replayed on another path, another node, much later, or with
-/// another body. The `Date` must lie within an hour past and five minutes ahead (the library
-/// alone lets an absent or unsigned `Date` through).
+/// another body. The `Date`, and the `created` parameter, must lie within an hour past and
+/// five minutes ahead; `expires` must not be past. (The library alone lets an absent or
+/// unsigned `Date` and a `created` in the future through, and its refusals of a stale
+/// `created` or a past `expires` would reach the sender as 502, not 401.)
 pub fn check_cavage_policy(headers: &HeaderMap) -> AppResult<()> {
     let refuse = |why: &str| Err(AppError::Unauthenticated(why.to_owned()));
     let Some(signature) = headers.get("signature").and_then(|s| s.to_str().ok()) else {
         return refuse("the request is not signed (no Signature header)");
     };
-    let lists: Vec<String> = signature_params(signature)
-        .into_iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("headers"))
-        .map(|(_, value)| value)
-        .collect();
+    let params = signature_params(signature);
+    let named = |wanted: &str| -> Vec<&str> {
+        params
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value.as_str())
+            .collect()
+    };
+    let lists = named("headers");
     let [list] = lists.as_slice() else {
         return refuse("the signature must name its covered headers exactly once");
     };
@@ -177,13 +183,13 @@ pub fn check_cavage_policy(headers: &HeaderMap) -> AppResult<()> {
     if !signs_date && !signs_created {
         return refuse("the signature covers neither date nor (created)");
     }
+    let now = Utc::now().timestamp();
     if signs_date {
         let date = headers
             .get("date")
             .and_then(|d| d.to_str().ok())
             .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
             .map(|d| d.timestamp());
-        let now = Utc::now().timestamp();
         match date {
             None => return refuse("the request's Date is missing or unreadable"),
             Some(date) if date > now + MAX_SKEW_SECONDS => {
@@ -194,6 +200,32 @@ pub fn check_cavage_policy(headers: &HeaderMap) -> AppResult<()> {
             }
             Some(_) => {}
         }
+    }
+    match named("created").as_slice() {
+        [] if signs_created => {
+            return refuse("the signature covers (created) but gives no created parameter");
+        }
+        [] => {}
+        [one] => match one.parse::<i64>() {
+            Ok(created) if created > now + MAX_SKEW_SECONDS => {
+                return refuse("the signature's created is in the future");
+            }
+            Ok(created) if created < now - MAX_AGE_SECONDS => {
+                return refuse("the signature's created is more than an hour old (replayed?)");
+            }
+            Ok(_) => {}
+            Err(_) => return refuse("the signature's created is not a number of seconds"),
+        },
+        _ => return refuse("the signature gives created more than once"),
+    }
+    match named("expires").as_slice() {
+        [] => {}
+        [one] => match one.parse::<i64>() {
+            Ok(expires) if expires < now => return refuse("the signature has expired"),
+            Ok(_) => {}
+            Err(_) => return refuse("the signature's expires is not a number of seconds"),
+        },
+        _ => return refuse("the signature gives expires more than once"),
     }
     Ok(())
 }
@@ -227,9 +259,9 @@ fn signature_params(header: &str) -> Vec<(String, String)> {
 
 /// The URL a request to this node was sent to: the public origin (a reverse proxy in front
 /// may have changed scheme and host) with the request's path and query.
-fn target_uri(data: &FedData, uri: &axum::http::Uri) -> AppResult<Url> {
+pub fn target_url(origin: &str, uri: &axum::http::Uri) -> AppResult<Url> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    Url::parse(&format!("{}{path}", data.origin))
+    Url::parse(&format!("{origin}{path}"))
         .map_err(|e| AppError::BadInput(format!("request target: {e}")))
 }
 
@@ -316,7 +348,7 @@ pub async fn receive(request: Request, data: &FedData) -> AppResult<()> {
         .dereference(data)
         .await?;
     let key = parse_public_key(actor.public_key_pem())?;
-    let target = target_uri(data, &parts.uri)?;
+    let target = target_url(&data.origin, &parts.uri)?;
     let base = signature_base(
         &SignedRequest {
             method: parts.method.as_str(),

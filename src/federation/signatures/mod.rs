@@ -26,7 +26,7 @@ pub use base::{MessageSignature, SignedRequest, is_rfc9421, parse_signatures, si
 pub use digest::{check_content_digest, content_digest};
 pub use incoming::{
     MAX_AGE_SECONDS, MAX_BODY_SIZE, MAX_SKEW_SECONDS, PublicKey, check_cavage_policy, check_policy,
-    parse_public_key, receive, verify_signature,
+    parse_public_key, receive, target_url, verify_signature,
 };
 pub use outgoing::{
     LABEL, Rfc9421Headers, SIGNED_COMPONENTS, Scheme, deliver, main_key_id, sign_rfc9421,
