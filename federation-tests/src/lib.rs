@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+pub mod load;
 pub mod peer;
+pub mod remote;
 
 /// The `palabre` binary: `PALABRE_BIN`, or the one cargo built next to this test executable.
 pub fn palabre_binary() -> anyhow::Result<PathBuf> {
@@ -254,6 +256,11 @@ impl Node {
         let mut full = vec!["admin"];
         full.extend_from_slice(args);
         Ok(self.command(&full)?.stdin(Stdio::null()).output()?)
+    }
+
+    /// The process id of the running `palabre serve`, to read its memory use in /proc.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Child::id)
     }
 
     /// The node's host as it appears in handles: `localhost:PORT`.

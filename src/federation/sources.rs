@@ -218,8 +218,11 @@ async fn store_source_once(json: SourceNote, data: &FedData, new_in: NewIn) -> A
             .map(|d| html_to_text(&d).chars().take(2000).collect::<String>())
             .filter(|d| !d.trim().is_empty()));
         active.updated_at = Set(json.updated.unwrap_or(now));
-        let model = active.save(&data.db).await?.try_into_model()?;
-        refresh_tally(&data.db, model.proposal_id).await?;
+        // The row and the proposal's counts change together (see `store_note`).
+        let txn = crate::store::begin_write(&data.db).await?;
+        let model = active.save(&txn).await?.try_into_model()?;
+        refresh_tally(&txn, model.proposal_id).await?;
+        txn.commit().await?;
         DbSource::new(data, model)
     }
 }

@@ -45,10 +45,12 @@ pub(crate) const BODY_MAX: usize = 20_000;
 pub(crate) async fn refresh_tally(db: &impl ConnectionTrait, proposal_id: i32) -> AppResult<()> {
     // Concurrent changes to one proposal recount one after the other: on PostgreSQL the row
     // lock orders them (the last to count sees every committed vote); SQLite already runs one
-    // writer at a time.
+    // writer at a time. `FOR NO KEY UPDATE`, not `FOR UPDATE`: the insert of a vote or an
+    // argument has already taken a key-share lock on this row (its foreign key), which
+    // `FOR UPDATE` waits for, so two such transactions deadlocked (seen under load).
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         proposal::Entity::find_by_id(proposal_id)
-            .lock_exclusive()
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
             .one(db)
             .await?;
     }
