@@ -437,8 +437,7 @@ async fn a_mastodon_user_takes_part_from_their_own_account() {
         .await
         .unwrap();
     assert!(
-        page.contains("1 réponse venue d&#39;un autre serveur")
-            || page.contains("1 réponse venue d'un autre serveur"),
+        page.contains("1 personne a répondu depuis un autre serveur"),
         "the consultation page tells why: {page}"
     );
 

@@ -6,6 +6,7 @@ mod m20261125_000001_initial;
 mod m20261125_000002_federation;
 mod m20261125_000003_fediverse;
 mod m20261125_000004_defences;
+mod m20261126_000005_late_refusals;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_federation::Migration),
             Box::new(m20261125_000003_fediverse::Migration),
             Box::new(m20261125_000004_defences::Migration),
+            Box::new(m20261126_000005_late_refusals::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! Key pairs for signing, generated the first time an actor federates: RSA generation is slow,
 //! and most accounts of a node may never need one.
 use activitypub_federation::http_signatures::generate_actor_keypair;
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::actors::InstanceActor;
 use crate::app::AppState;
@@ -16,6 +17,10 @@ async fn new_keypair() -> AppResult<(String, String)> {
     Ok((pair.public_key, pair.private_key))
 }
 
+/// The account with its key pair, made now if it has none. Two requests may get here at once
+/// (a post's delivery to the origin and to the author's followers): only the first pair is
+/// stored and both use it. A second pair overwriting the first made the signatures already sent
+/// with it fail at servers that had fetched the first key.
 pub async fn ensure_account_keys(
     state: &AppState,
     model: account::Model,
@@ -24,12 +29,20 @@ pub async fn ensure_account_keys(
         return Ok(model);
     }
     let (public, private) = new_keypair().await?;
-    let mut active: account::ActiveModel = model.into();
-    active.public_key = Set(Some(public));
-    active.private_key = Set(Some(private));
-    Ok(active.update(&state.db).await?)
+    account::Entity::update_many()
+        .col_expr(account::Column::PublicKey, Expr::value(public))
+        .col_expr(account::Column::PrivateKey, Expr::value(private))
+        .filter(account::Column::Id.eq(model.id))
+        .filter(account::Column::PublicKey.is_null())
+        .exec(&state.db)
+        .await?;
+    account::Entity::find_by_id(model.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("account".into()))
 }
 
+/// The consultation with its key pair, made now if it has none; as [`ensure_account_keys`].
 pub async fn ensure_consultation_keys(
     state: &AppState,
     model: consultation::Model,
@@ -38,10 +51,17 @@ pub async fn ensure_consultation_keys(
         return Ok(model);
     }
     let (public, private) = new_keypair().await?;
-    let mut active: consultation::ActiveModel = model.into();
-    active.public_key = Set(Some(public));
-    active.private_key = Set(Some(private));
-    Ok(active.update(&state.db).await?)
+    consultation::Entity::update_many()
+        .col_expr(consultation::Column::PublicKey, Expr::value(public))
+        .col_expr(consultation::Column::PrivateKey, Expr::value(private))
+        .filter(consultation::Column::Id.eq(model.id))
+        .filter(consultation::Column::PublicKey.is_null())
+        .exec(&state.db)
+        .await?;
+    consultation::Entity::find_by_id(model.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("consultation".into()))
 }
 
 /// The node's own actor, which signs fetches; created on first start.

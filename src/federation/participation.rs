@@ -10,7 +10,9 @@ use activitypub_federation::kinds::activity::{RejectType, UpdateType};
 use activitypub_federation::protocol::verification::verify_urls_match;
 use activitypub_federation::traits::{Activity, Actor, Object};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
@@ -26,7 +28,7 @@ use super::{AS_PUBLIC, FedData, host_of, publish};
 use crate::app::AppState;
 use crate::domain::ensure_open;
 use crate::error::{AppError, AppResult};
-use crate::store::{argument, consultation, proposal, source};
+use crate::store::{argument, consultation, late_refusal, proposal, source};
 
 // ---- follower node: the verdict on a contribution sent to its origin ----
 
@@ -79,9 +81,11 @@ pub async fn record_verdict(
     note: Option<String>,
 ) -> AppResult<()> {
     let state = if accepted { "accepted" } else { "rejected" };
+    // The verdict and the proposal's counts change together.
+    let txn = crate::store::begin_write(&data.db).await?;
     if let Some(id) =
         local_segment(data, object_id, "/proposals/").and_then(|s| s.parse::<i32>().ok())
-        && let Some(model) = proposal::Entity::find_by_id(id).one(&data.db).await?
+        && let Some(model) = proposal::Entity::find_by_id(id).one(&txn).await?
         && model.origin_state.is_some()
     {
         let mut active: proposal::ActiveModel = model.into();
@@ -90,11 +94,14 @@ pub async fn record_verdict(
         if !accepted {
             active.withdrawn = Set(true);
         }
-        active.update(&data.db).await?;
+        active.update(&txn).await?;
+        if !accepted {
+            publish::refused(&txn, data, Changed::Proposal(id)).await?;
+        }
     }
     if let Some(id) =
         local_segment(data, object_id, "/arguments/").and_then(|s| s.parse::<i32>().ok())
-        && let Some(model) = argument::Entity::find_by_id(id).one(&data.db).await?
+        && let Some(model) = argument::Entity::find_by_id(id).one(&txn).await?
         && model.origin_state.is_some()
     {
         let proposal_id = model.proposal_id;
@@ -104,12 +111,15 @@ pub async fn record_verdict(
         if !accepted {
             active.withdrawn = Set(true);
         }
-        active.update(&data.db).await?;
-        crate::services::refresh_tally(&data.db, proposal_id).await?;
+        active.update(&txn).await?;
+        if !accepted {
+            publish::refused(&txn, data, Changed::Argument(id)).await?;
+        }
+        crate::services::refresh_tally(&txn, proposal_id).await?;
     }
     if let Some(id) =
         local_segment(data, object_id, "/sources/").and_then(|s| s.parse::<i32>().ok())
-        && let Some(model) = source::Entity::find_by_id(id).one(&data.db).await?
+        && let Some(model) = source::Entity::find_by_id(id).one(&txn).await?
         && model.origin_state.is_some()
     {
         let proposal_id = model.proposal_id;
@@ -119,9 +129,13 @@ pub async fn record_verdict(
         if !accepted {
             active.withdrawn = Set(true);
         }
-        active.update(&data.db).await?;
-        crate::services::refresh_tally(&data.db, proposal_id).await?;
+        active.update(&txn).await?;
+        if !accepted {
+            publish::refused(&txn, data, Changed::Source(id)).await?;
+        }
+        crate::services::refresh_tally(&txn, proposal_id).await?;
     }
+    txn.commit().await?;
     Ok(())
 }
 
@@ -323,18 +337,7 @@ async fn reject(
     reason: &str,
 ) -> AppResult<()> {
     if Utc::now() >= group.model.closes_at {
-        // Shown on the consultation's page: people elsewhere may not see the Reject.
-        consultation::Entity::update_many()
-            .col_expr(
-                consultation::Column::LateRefused,
-                sea_orm::sea_query::ExprTrait::add(
-                    sea_orm::sea_query::Expr::col(consultation::Column::LateRefused),
-                    1,
-                ),
-            )
-            .filter(consultation::Column::Id.eq(group.model.id))
-            .exec(&data.db)
-            .await?;
+        count_late_author(data, group.model.id, author.model.id).await?;
     }
     let id = super::new_activity_id(data, "reject")?;
     let reject = json!({
@@ -358,6 +361,38 @@ async fn reject(
         [author.shared_inbox_or_inbox()],
     )
     .await
+}
+
+/// Counts the people refused for writing after closing, shown on the consultation's page
+/// (people elsewhere may not see the `Reject`). Each author counts once per consultation, so one
+/// account sending late reply after late reply cannot inflate it.
+async fn count_late_author(data: &FedData, consultation_id: i32, author_id: i32) -> AppResult<()> {
+    let txn = crate::store::begin_write(&data.db).await?;
+    late_refusal::Entity::insert(late_refusal::ActiveModel {
+        consultation_id: Set(consultation_id),
+        author_id: Set(author_id),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict_do_nothing_on([
+        late_refusal::Column::ConsultationId,
+        late_refusal::Column::AuthorId,
+    ])
+    .exec_without_returning(&txn)
+    .await?;
+    let people = late_refusal::Entity::find()
+        .filter(late_refusal::Column::ConsultationId.eq(consultation_id))
+        .count(&txn)
+        .await?;
+    consultation::Entity::update_many()
+        .col_expr(
+            consultation::Column::LateRefused,
+            sea_orm::sea_query::Expr::value(i32::try_from(people).unwrap_or(i32::MAX)),
+        )
+        .filter(consultation::Column::Id.eq(consultation_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

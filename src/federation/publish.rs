@@ -365,6 +365,19 @@ async fn for_lemmy(
     group_to_followers(db, state, &loaded.group, "Announce", inner).await
 }
 
+/// A contribution written here that the consultation's origin refused (`Reject`: closed, or
+/// not open to it): it is withdrawn here, and the author's followers elsewhere, who saw its
+/// `Create`, get a `Delete`. The origin, which refused it, is not told again.
+pub async fn refused(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    changed: Changed,
+) -> AppResult<()> {
+    let loaded = load(db, state, changed).await?;
+    let tombstone = json!({"type": "Tombstone", "id": loaded.id});
+    author_followers(db, state, &loaded, "Delete", tombstone).await
+}
+
 /// A withdrawal, or hiding by the moderators of the consultation's own node: a `Tombstone`.
 pub async fn deleted(
     db: &impl ConnectionTrait,

@@ -40,7 +40,8 @@ pub struct ConsultationView {
     pub origin: Option<String>,
     /// Its id on its own node, when mirrored.
     pub origin_url: Option<String>,
-    /// Replies from other servers refused because they came after the period closed.
+    /// People on other servers whose replies were refused because they came after the period
+    /// closed, each counted once however many replies they sent.
     pub late_refused: i32,
 }
 

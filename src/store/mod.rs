@@ -11,6 +11,7 @@ pub mod follow;
 pub mod handle;
 pub mod instance_actor;
 pub mod instance_policy;
+pub mod late_refusal;
 pub mod node_setting;
 pub mod proposal;
 pub mod received_activity;

@@ -197,8 +197,8 @@ pub static FR: Messages = Messages {
     },
     plural_late_refused: Plural {
         zero: "",
-        one: "{n} réponse venue d'un autre serveur (Mastodon, Lemmy…) après la clôture a été refusée : la participation est close pour tout le monde, partout.",
-        many: "{n} réponses venues d'autres serveurs (Mastodon, Lemmy…) après la clôture ont été refusées : la participation est close pour tout le monde, partout.",
+        one: "{n} personne a répondu depuis un autre serveur (Mastodon, Lemmy…) après la clôture : sa réponse a été refusée, car la participation est close pour tout le monde, partout.",
+        many: "{n} personnes ont répondu depuis d'autres serveurs (Mastodon, Lemmy…) après la clôture : leurs réponses ont été refusées, car la participation est close pour tout le monde, partout.",
     },
     plural_for: Plural {
         zero: "Aucun argument pour",
@@ -435,8 +435,8 @@ pub static EN: Messages = Messages {
     },
     plural_late_refused: Plural {
         zero: "",
-        one: "{n} reply from another server (Mastodon, Lemmy…) came after closing and was refused: participation is closed for everyone, everywhere.",
-        many: "{n} replies from other servers (Mastodon, Lemmy…) came after closing and were refused: participation is closed for everyone, everywhere.",
+        one: "{n} person replied from another server (Mastodon, Lemmy…) after closing: their reply was refused, as participation is closed for everyone, everywhere.",
+        many: "{n} people replied from other servers (Mastodon, Lemmy…) after closing: their replies were refused, as participation is closed for everyone, everywhere.",
     },
     plural_for: Plural {
         zero: "No argument for",

@@ -1,0 +1,168 @@
+//! What happens to a contribution its consultation's origin refuses, on both sides. Two real
+//! apps on loopback: the origin hosts a consultation that has closed there, and the other node's
+//! mirror does not know yet (the origin's `Update` is still on its way, or the clocks differ).
+mod common;
+
+use common::TestApp;
+use palabre::domain::Role;
+use palabre::store::{account, consultation, delivery};
+use reqwest::Method;
+use reqwest::StatusCode;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
+use serde_json::{Value, json};
+
+/// A follower of `username` on a server that is not running: what reaches it stays in the
+/// delivery queue, where the test reads it.
+async fn follower_elsewhere(app: &TestApp, username: &str) -> String {
+    let local = account::Entity::find()
+        .filter(account::Column::Username.eq(username))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let inbox = "https://masto.example/users/mia/inbox".to_owned();
+    let mia = account::ActiveModel {
+        username: Set("mia@masto.example".into()),
+        display_name: Set("Mia".into()),
+        role: Set("member".into()),
+        created_at: Set(chrono::Utc::now()),
+        ap_id: Set(Some("https://masto.example/users/mia".into())),
+        inbox: Set(Some(inbox.clone())),
+        failed_logins: Set(0),
+        ..Default::default()
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+    palabre::store::account_follow::ActiveModel {
+        account_id: Set(local.id),
+        follower_id: Set(mia.id),
+        activity_id: Set("https://masto.example/users/mia#follows/1".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+    inbox
+}
+
+/// The activities queued for `inbox`, oldest first.
+async fn queued_for(app: &TestApp, inbox: &str) -> Vec<Value> {
+    delivery::Entity::find()
+        .filter(delivery::Column::Inbox.eq(inbox))
+        .order_by_asc(delivery::Column::Id)
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| serde_json::from_str(&row.payload).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_late_contribution_is_withdrawn_for_the_author_s_followers_and_each_late_author_counts_once()
+ {
+    let origin = TestApp::spawn_federating().await;
+    let commune = TestApp::spawn_federating().await;
+    let orga = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&orga, "budget", 30).await;
+    let claire = commune.user_token("claire", Role::Member).await;
+    let denis = commune.user_token("denis", Role::Member).await;
+    let mia_inbox = follower_elsewhere(&commune, "claire").await;
+    let handle = format!("budget@{}", origin.url.trim_start_matches("http://"));
+    let (status, body) = commune
+        .api(
+            Method::POST,
+            "/api/v1/follows",
+            Some(&claire),
+            Some(json!({"target": handle})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let proposals = format!("/api/v1/consultations/{handle}/proposals");
+    let propose = |token: String, title: &'static str| {
+        let proposals = proposals.clone();
+        let commune = &commune;
+        async move {
+            commune
+                .api(
+                    Method::POST,
+                    &proposals,
+                    Some(&token),
+                    Some(json!({"title": title, "body": "Proposée depuis la commune."})),
+                )
+                .await
+        }
+    };
+    let (status, body) = propose(claire.clone(), "À temps").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["origin_state"], "accepted", "{body}");
+
+    // The consultation closes at the origin; the mirror does not know.
+    let hosted = consultation::Entity::find()
+        .filter(consultation::Column::Slug.eq("budget"))
+        .one(&origin.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut closing = hosted.into_active_model();
+    closing.closes_at = Set(chrono::Utc::now() - chrono::Duration::minutes(1));
+    closing.update(&origin.state.db).await.unwrap();
+
+    let (status, body) = propose(claire.clone(), "Trop tard").await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "refused by the origin: {body}"
+    );
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("refused by"), "{body}");
+    let (_, listed) = commune.api(Method::GET, &proposals, None, None).await;
+    let titles: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    assert_eq!(titles, vec!["À temps"], "withdrawn on the commune too");
+
+    // claire's follower on Mastodon saw both Creates; the refused one is deleted for it.
+    let late_id = {
+        let queued = queued_for(&commune, &mia_inbox).await;
+        let created: Vec<&Value> = queued.iter().filter(|a| a["type"] == "Create").collect();
+        assert_eq!(created.len(), 2, "{queued:#?}");
+        created[1]["object"]["id"].as_str().unwrap().to_owned()
+    };
+    let queued = queued_for(&commune, &mia_inbox).await;
+    let deleted: Vec<&Value> = queued.iter().filter(|a| a["type"] == "Delete").collect();
+    assert_eq!(deleted.len(), 1, "{queued:#?}");
+    assert_eq!(deleted[0]["object"]["id"], late_id.as_str());
+
+    // Three more late proposals, two of them claire's: the page counts people, not replies.
+    for (token, title) in [
+        (claire.clone(), "Encore trop tard"),
+        (claire.clone(), "Toujours trop tard"),
+        (denis.clone(), "Denis, trop tard"),
+    ] {
+        let (status, body) = propose(token, title).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    }
+    let (status, shown) = origin
+        .api(Method::GET, "/api/v1/consultations/budget", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["late_refused"], 2, "claire and denis: {shown}");
+    let page = origin
+        .client
+        .get(format!("{}/consultations/budget", origin.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("2 personnes ont répondu"), "{page}");
+}
