@@ -51,7 +51,9 @@ fn strip_tags(html: &str, keep: &[&str]) -> String {
         let is_tag = name.starts_with(|c: char| c.is_ascii_alphabetic())
             || rest[1..].starts_with(['!', '?', '/']);
         if !is_tag {
-            out.push('<');
+            // Escaped, so that it cannot form a tag with what follows once a tag is taken out
+            // (`<<b>div>` would become `<div>`); the parser reads `&lt;` as the same text.
+            out.push_str("&lt;");
             rest = &rest[1..];
             continue;
         }
@@ -137,7 +139,13 @@ mod tests {
         );
         assert_eq!(
             strip_tags("a < b <3 <!doctype html><br/>c<?x?>", &[]),
-            "a < b <3 c"
+            "a &lt; b &lt;3 c"
+        );
+        // Tags that would form again once the tags inside them are taken out do not.
+        let reformed = "<<b>div>".repeat(PARSED_TAGS_MAX + 1);
+        assert_eq!(
+            bounded(&reformed, &[]),
+            "&lt;div>".repeat(PARSED_TAGS_MAX + 1)
         );
     }
 
@@ -152,6 +160,8 @@ mod tests {
         }
         let bold: String = (0..50_000).map(|i| format!("<b id={i}>x")).collect();
         assert!(html_to_text(&bold).starts_with("xxx"));
+        let reformed = "<<b>div>".repeat(100_000);
+        assert!(html_to_text(&reformed).starts_with("<div><div>"));
         for nesting in ["> ", "1. ", "- > "] {
             let rendered = markdown_to_html(&format!("{}fin", nesting.repeat(6_000)));
             assert!(rendered.contains("fin"), "{nesting}");
