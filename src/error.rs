@@ -26,6 +26,9 @@ pub enum AppError {
     /// Another server failed or refused (fetching a remote actor, delivering to its inbox).
     #[error("{0}")]
     Remote(String),
+    /// A request body over the size this route reads.
+    #[error("{0}")]
+    TooLarge(String),
     /// A rate limit was reached (`src/ratelimit.rs`); the client may try again after
     /// `retry_after` seconds, which the response also gives in `Retry-After`.
     #[error("too many requests: try again in {retry_after} seconds")]
@@ -126,6 +129,7 @@ impl AppError {
             AppError::NotOpen(_) | AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Remote(_) => StatusCode::BAD_GATEWAY,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -143,6 +147,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Remote(_) => "bad_gateway",
+            AppError::TooLarge(_) => "payload_too_large",
             AppError::Unavailable(_) => "unavailable",
             AppError::NotImplemented(_) => "not_implemented",
             AppError::Internal(_) => "internal",

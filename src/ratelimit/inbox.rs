@@ -23,7 +23,15 @@ pub(super) async fn remote_host(req: Request) -> Result<(Option<String>, Request
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, BODY_LIMIT)
         .await
-        .map_err(|_| AppError::BadInput("the body is too large or unreadable".into()))?;
+        .map_err(|err| {
+            if over_the_limit(&err) {
+                AppError::TooLarge(format!(
+                    "cannot read the request body (at most {BODY_LIMIT} bytes)"
+                ))
+            } else {
+                AppError::BadInput("the request body cannot be read".into())
+            }
+        })?;
     let host = serde_json::from_slice::<ActorOnly>(&bytes)
         .ok()
         .and_then(|activity| activity.actor)
@@ -40,6 +48,19 @@ pub(super) async fn remote_host(req: Request) -> Result<(Option<String>, Request
         host,
         Request::from_parts(parts, axum::body::Body::from(bytes)),
     ))
+}
+
+/// Whether reading a body failed on its length: the router's own limit and this one wrap the
+/// same error in layers of boxes.
+fn over_the_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 #[derive(Deserialize)]
