@@ -119,18 +119,31 @@ async fn deliver<A: Actor + std::fmt::Debug>(
     actor: &A,
     inbox: Url,
     data: &Data<AppState>,
-) -> AppResult<()> {
+) -> AppResult<Sent> {
     if SendActivityTask::prepare(activity, actor, vec![inbox.clone()], data)
         .await?
         .is_empty()
     {
-        return Ok(());
+        // Recorded as given up, not as delivered: an admin reading the queue must not believe
+        // it reached anyone.
+        return Ok(Sent::Not(format!(
+            "{inbox} is not an inbox this node delivers to (its own, or not a valid public \
+             https address without a port): not sent"
+        )));
     }
     let body = serde_json::to_vec(activity).map_err(anyhow::Error::from)?;
-    signatures::deliver(data, actor, &activity.id, &inbox, body).await
+    signatures::deliver(data, actor, &activity.id, &inbox, body).await?;
+    Ok(Sent::Delivered)
 }
 
-async fn send(row: &delivery::Model, data: &Data<AppState>) -> AppResult<()> {
+/// What became of a delivery that did not fail.
+enum Sent {
+    Delivered,
+    /// Never sent, and never to be: the reason.
+    Not(String),
+}
+
+async fn send(row: &delivery::Model, data: &Data<AppState>) -> AppResult<Sent> {
     let activity: StoredActivity =
         serde_json::from_str(&row.payload).map_err(anyhow::Error::from)?;
     let inbox = Url::parse(&row.inbox).map_err(|e| AppError::BadInput(e.to_string()))?;
@@ -155,14 +168,19 @@ async fn send(row: &delivery::Model, data: &Data<AppState>) -> AppResult<()> {
     }
 }
 
-async fn record(row: delivery::Model, outcome: AppResult<()>, state: &AppState) -> AppResult<()> {
+async fn record(row: delivery::Model, outcome: AppResult<Sent>, state: &AppState) -> AppResult<()> {
     let federation = &state.settings.federation;
     let attempts = row.attempts + 1;
     let mut active: delivery::ActiveModel = row.into();
     active.attempts = Set(attempts);
     active.locked_until = Set(None);
     match outcome {
-        Ok(()) => active.status = Set("delivered".into()),
+        Ok(Sent::Delivered) => active.status = Set("delivered".into()),
+        Ok(Sent::Not(note)) => {
+            tracing::warn!(%note, "delivery not sent");
+            active.status = Set("failed".into());
+            active.last_error = Set(Some(note));
+        }
         Err(err) => {
             tracing::warn!(error = %err, attempts, "delivery failed");
             active.last_error = Set(Some(err.to_string()));

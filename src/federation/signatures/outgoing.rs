@@ -5,7 +5,6 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use activitypub_federation::FEDERATION_CONTENT_TYPE;
-use activitypub_federation::resolver::ValidatingDnsResolver;
 use activitypub_federation::traits::Actor;
 use axum::http::HeaderMap;
 use base64::Engine;
@@ -157,20 +156,17 @@ enum SendError {
     Other(String),
 }
 
-/// The HTTP client for deliveries, configured as the library's default one (which is not
-/// public): no redirects, 10 s timeouts, and a DNS resolver that refuses private addresses
-/// unless `[federation] allow_local` (whatever the build profile).
+/// The HTTP client for deliveries: the fetch client's guard (`fetch_guard`), so that deliveries
+/// too connect only to addresses checked to be public unless `[federation] allow_local`, follow
+/// no redirects, ignore proxies and give up after 10 s.
 fn client(allow_local: bool) -> Option<&'static reqwest::Client> {
     static CLIENTS: [OnceLock<Option<reqwest::Client>>; 2] = [OnceLock::new(), OnceLock::new()];
     CLIENTS[usize::from(allow_local)]
         .get_or_init(|| {
             // Never a client without these limits: no client, no delivery.
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(REQUEST_TIMEOUT)
-                .connect_timeout(REQUEST_TIMEOUT)
-                .dns_resolver(ValidatingDnsResolver::new(Vec::new(), !allow_local))
-                .build()
+            crate::federation::fetch_guard::FetchGuard::new(allow_local)
+                .with_timeout(REQUEST_TIMEOUT)
+                .client()
                 .ok()
         })
         .as_ref()
