@@ -553,3 +553,25 @@ async fn dns_rebinding_cannot_reach_a_private_address() {
     assert_eq!(private.connections(), 0);
     assert_eq!(node.mirrors().await, 0);
 }
+
+#[tokio::test]
+async fn a_second_group_under_a_name_already_known_from_its_server_is_refused_with_409() {
+    let node = Node::plain().await;
+    // Two Groups of one server named `budget` (one moved, say): handles are `name@host` here.
+    let remote = Raw::start(addr("127.0.0.1", 0), |request, stream| async move {
+        match request.method.as_str() {
+            "GET" => document(stream, AP, &group(&request.url(), "Budget")).await,
+            _ => accepted(stream).await,
+        }
+    })
+    .await;
+    let first = format!("http://localhost:{}/a/budget", remote.port());
+    let second = format!("http://localhost:{}/b/budget", remote.port());
+    let (status, message) = node.follow(&first).await;
+    assert_eq!(status, StatusCode::CREATED, "{message}");
+    let (status, message) = node.follow(&second).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{message}");
+    assert!(message.contains("already the handle"), "{message}");
+    assert!(node.mirror(&first).await.is_some());
+    assert!(node.mirror(&second).await.is_none());
+}

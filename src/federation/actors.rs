@@ -404,7 +404,7 @@ async fn store_group(json: Group, data: &FedData) -> AppResult<DbGroup> {
     let mut active: consultation::ActiveModel = match existing {
         Some(model) => model.into(),
         None => consultation::ActiveModel {
-            slug: Set(remote_handle(&json.preferred_username, &id)),
+            slug: Set(free_group_handle(data, &json.preferred_username, &id).await?),
             created_at: Set(json.published.unwrap_or(now)),
             ap_id: Set(Some(id.to_string())),
             ..Default::default()
@@ -422,6 +422,24 @@ async fn store_group(json: Group, data: &FedData) -> AppResult<DbGroup> {
     active.last_refreshed_at = Set(Some(now));
     let model = active.save(&data.db).await?.try_into_model()?;
     DbGroup::new(data, model)
+}
+
+/// The handle a new remote Group is known by here. A server may serve two Groups under one
+/// name (one moved, or renamed): the first keeps the handle, and a later one is refused with
+/// 409 rather than stored over it (a unique index refused it with a 500 before).
+async fn free_group_handle(data: &FedData, preferred: &str, id: &Url) -> AppResult<String> {
+    let handle = remote_handle(preferred, id);
+    match consultation::Entity::find()
+        .filter(consultation::Column::Slug.eq(handle.as_str()))
+        .one(&data.db)
+        .await?
+    {
+        Some(other) => Err(AppError::Conflict(format!(
+            "{handle} is already the handle of another Group here ({}); {id} is not stored",
+            other.ap_id.unwrap_or_default()
+        ))),
+        None => Ok(handle),
+    }
 }
 
 /// The `Group` of a local consultation whose keys exist; pure, so that an `Update` can be
