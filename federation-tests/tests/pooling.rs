@@ -588,6 +588,12 @@ async fn communes_follow_a_ministry_consultation_and_mirror_its_debate() {
         .await
         .unwrap();
     assert_eq!(claire_view["my_vote"], "disagree");
+    // Palabre nodes take everything they send each other, the polls made for Mastodon's sake
+    // (`Create`/`Update(Question)`) included.
+    for node in [&ministry, &brest, &rennes] {
+        let log = node.log();
+        assert!(!log.contains("activity refused; not retried"), "{log}");
+    }
 
     // An edit, an official answer and a withdrawal on the ministry reach both mirrors.
     let response = http

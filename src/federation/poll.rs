@@ -133,3 +133,58 @@ pub async fn for_activity(
 pub fn not_found(id: i32) -> AppError {
     AppError::NotFound(format!("no poll for proposal {id}"))
 }
+
+/// A poll (`Question`) created or updated on another server: the companions another Palabre
+/// node's consultations send their followers for Mastodon's sake, or anyone's poll. This node
+/// has the proposal itself and counts votes its own way, so it takes them (202, signature
+/// checked) and does nothing; refusing them with 400 made every vote elsewhere cost a refused
+/// delivery per Palabre follower.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct ForeignPoll {
+    #[serde(rename = "type")]
+    kind: PollActivityKind,
+    id: Url,
+    actor: Url,
+    object: ForeignQuestion,
+}
+
+#[derive(Clone, Copy, Debug, serde::Deserialize, serde::Serialize)]
+enum PollActivityKind {
+    Create,
+    Update,
+}
+
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+struct ForeignQuestion {
+    #[serde(rename = "type")]
+    kind: QuestionKind,
+    id: Url,
+}
+
+#[derive(Clone, Copy, Debug, serde::Deserialize, serde::Serialize)]
+enum QuestionKind {
+    Question,
+}
+
+#[async_trait::async_trait]
+impl activitypub_federation::traits::Activity for ForeignPoll {
+    type DataType = AppState;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        &self.actor
+    }
+
+    async fn verify(&self, _data: &FedData) -> AppResult<()> {
+        super::verify_same_origin(&self.object.id, &self.actor)
+    }
+
+    async fn receive(self, _data: &FedData) -> AppResult<()> {
+        tracing::debug!(poll = %self.object.id, kind = ?self.kind, "a poll from elsewhere, not needed here");
+        Ok(())
+    }
+}
