@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use common::send_signed;
 use hostile::{
     AP, Node, Raw, Script, accepted, addr, backfill_from_a_collection_that_never_ends, document,
-    group, not_found, redirect, same_port_on, signer, strict, willing,
+    group, not_found, redirect, reply, same_port_on, signer, strict, willing,
 };
 use palabre::domain::Role;
 use palabre::federation::fetch_guard::FetchGuard;
@@ -80,6 +80,38 @@ async fn fetched_documents_need_an_activitypub_content_type() {
         }
         assert_eq!(remote.gets(&format!("/groups/{n}")), 1, "{content_type:?}");
     }
+}
+
+#[tokio::test]
+async fn only_a_2xx_answer_is_read_as_a_document() {
+    let node = Node::plain().await;
+    // Each path answers its status with a valid consultation, as an error page could.
+    let remote = Raw::start(addr("127.0.0.1", 0), |request, stream| async move {
+        let status = match request.path.rsplit('/').next() {
+            Some("404") => "404 Not Found",
+            Some("403") => "403 Forbidden",
+            Some("500") => "500 Internal Server Error",
+            _ => "200 OK",
+        };
+        match request.method.as_str() {
+            "GET" => {
+                let body = group(&request.url(), "Plan vélo").to_string();
+                reply(stream, status, &[("Content-Type", AP)], body.as_bytes()).await;
+            }
+            _ => accepted(stream).await,
+        }
+    })
+    .await;
+    for status in ["404", "403", "500"] {
+        let id = format!("http://localhost:{}/groups/{status}", remote.port());
+        let (answer, message) = node.follow(&id).await;
+        assert_eq!(answer, BAD_GATEWAY, "{status}: {message}");
+        assert!(message.contains(&format!("answered {status}")), "{message}");
+        assert!(node.mirror(&id).await.is_none(), "{status} stored");
+    }
+    let id = format!("http://localhost:{}/groups/200", remote.port());
+    let (answer, message) = node.follow(&id).await;
+    assert_eq!(answer, StatusCode::CREATED, "{message}");
 }
 
 #[tokio::test]

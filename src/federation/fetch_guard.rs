@@ -81,6 +81,14 @@ impl FetchGuard {
             .build()
     }
 
+    /// [`FetchGuard::client`] as the library takes it, refusing the answers that are not
+    /// documents (see [`AnswerStatus`]).
+    pub fn fetch_client(&self) -> reqwest::Result<reqwest_middleware::ClientWithMiddleware> {
+        Ok(reqwest_middleware::ClientBuilder::new(self.client()?)
+            .with(AnswerStatus)
+            .build())
+    }
+
     /// The addresses `host` may be connected to, without their ports; an error if any of them
     /// is refused.
     fn check(&self, host: &str, addresses: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, Refused> {
@@ -102,6 +110,33 @@ impl FetchGuard {
             checked.push(SocketAddr::new(ip, 0));
         }
         Ok(checked)
+    }
+}
+
+/// Fetches take only a 2xx answer as a document. The library reads any answer but 410 (gone)
+/// as one: a 404 or a 500 page carrying ActivityPub JSON would be taken like a 200. Redirects
+/// (3xx) go through to the library, which follows one itself.
+struct AnswerStatus;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for AnswerStatus {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut axum::http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let url = request.url().clone();
+        let response = next.run(request, extensions).await?;
+        let status = response.status();
+        if status.is_client_error() && status != reqwest::StatusCode::GONE
+            || status.is_server_error()
+        {
+            return Err(reqwest_middleware::Error::Middleware(anyhow::anyhow!(
+                "{url} answered {status}: not a document"
+            )));
+        }
+        Ok(response)
     }
 }
 

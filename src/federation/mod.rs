@@ -91,7 +91,7 @@ pub async fn config_with(
         .domain(domain)
         .debug(allow_local)
         .http_fetch_limit(50)
-        .client(guard.client()?.into())
+        .client(guard.fetch_client()?)
         .request_timeout(guard.timeout())
         // Mastodon's shape of draft-cavage signatures (`rsa-sha256` over `(request-target) host
         // date digest`, with a `Date` header): Mastodon, Fedify and GoToSocial refuse signed
