@@ -6,8 +6,9 @@ mod common;
 
 use common::TestApp;
 use palabre::domain::Role;
+use palabre::store::delivery;
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, EntityTrait};
 use serde_json::json;
 
 #[tokio::test]
@@ -106,4 +107,141 @@ async fn a_database_outage_is_503_with_retry_after_and_writes_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+/// The outage is on the receiving side this time: a follower node whose database restarts
+/// answers the inbox with 503, and the sender's queue retries until it is back. Each proposal
+/// arrives once.
+#[tokio::test]
+async fn an_inbox_whose_database_is_down_answers_503_and_gets_the_activity_once_it_is_back() {
+    let Some(server) = std::env::var("PALABRE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("SQLite pass: the outage test runs on the PostgreSQL pass of scripts/test");
+        return;
+    };
+    let origin = TestApp::spawn_with(|settings| {
+        settings.federation.allow_local = true;
+        settings.federation.retry_base_seconds = 0.2;
+    })
+    .await;
+    let follower = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    let claire = follower.user_token("claire", Role::Member).await;
+    let handle = format!("budget@{}", origin.url.trim_start_matches("http://"));
+    let (status, body) = follower
+        .api(
+            Method::POST,
+            "/api/v1/follows",
+            Some(&claire),
+            Some(json!({"target": handle})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    eventually("the follow accepted", || async {
+        let (_, follows) = follower
+            .api(Method::GET, "/api/v1/follows", Some(&claire), None)
+            .await;
+        follows
+            .as_array()?
+            .iter()
+            .any(|f| f["state"] == "accepted")
+            .then_some(())
+    })
+    .await;
+
+    let database = url::Url::parse(&follower.state.settings.database.url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let postgres = Database::connect(&server).await.unwrap();
+    postgres
+        .execute_unprepared(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+        ))
+        .await
+        .unwrap();
+    postgres
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .unwrap();
+
+    let (status, body) = origin
+        .api(
+            Method::POST,
+            "/api/v1/consultations/budget/proposals",
+            Some(&admin),
+            Some(json!({"title": "Pendant la panne", "body": "Annoncée pendant la panne."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The follower's inbox answers 503: the origin keeps the delivery and tries again.
+    let announce = |row: &delivery::Model| {
+        row.activity_id.contains("/activities/announce/")
+            && row.payload.contains("Pendant la panne")
+    };
+    let failed_try = eventually("a delivery refused with 503", || async {
+        delivery::Entity::find()
+            .all(&origin.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|row| announce(row) && row.last_error.is_some())
+    })
+    .await;
+    assert_eq!(failed_try.status, "pending", "{failed_try:?}");
+    let error = failed_try.last_error.unwrap_or_default();
+    assert!(error.contains("503"), "{error}");
+
+    postgres
+        .execute_unprepared(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let proposals = format!("/api/v1/consultations/{handle}/proposals");
+    let listed = eventually("the proposal on the follower", || async {
+        let (status, body) = follower.api(Method::GET, &proposals, None, None).await;
+        (status == StatusCode::OK && body.to_string().contains("Pendant la panne")).then_some(body)
+    })
+    .await;
+    let titles: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    assert_eq!(titles, vec!["Pendant la panne"], "once: {listed}");
+    let delivered = delivery::Entity::find()
+        .all(&origin.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|row| announce(row))
+        .unwrap();
+    assert_eq!(delivered.status, "delivered", "{delivered:?}");
+    assert!(delivered.attempts >= 2, "{delivered:?}");
+}
+
+/// Polls `check` every 100 ms for up to 60 s.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
