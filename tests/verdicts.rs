@@ -1,11 +1,14 @@
-//! What happens to a contribution its consultation's origin refuses, on both sides. Two real
-//! apps on loopback: the origin hosts a consultation that has closed there, and the other node's
-//! mirror does not know yet (the origin's `Update` is still on its way, or the clocks differ).
+//! What a consultation's origin does with the contributions other nodes send it, seen on both
+//! sides: refusing one that comes after closing (the other node's mirror does not know yet: the
+//! origin's `Update` is still on its way, or the clocks differ), and announcing one sent again.
+//! Two real apps on loopback.
 mod common;
 
-use common::TestApp;
+use common::{TestApp, send_signed};
 use palabre::domain::Role;
-use palabre::store::{account, consultation, delivery};
+use palabre::federation::actors::DbPerson;
+use palabre::services::accounts;
+use palabre::store::{account, consultation, delivery, received_activity};
 use reqwest::Method;
 use reqwest::StatusCode;
 use sea_orm::{
@@ -165,4 +168,97 @@ async fn a_late_contribution_is_withdrawn_for_the_author_s_followers_and_each_la
         .await
         .unwrap();
     assert!(page.contains("2 personnes ont répondu"), "{page}");
+}
+
+/// A node killed between storing a contribution and queueing its announcement has it without
+/// having told the consultation's followers. The sender got no answer and sends the `Create`
+/// again: the origin then announces it, once.
+#[tokio::test]
+async fn a_create_sent_again_is_announced_if_the_first_was_stored_but_never_announced() {
+    let origin = TestApp::spawn_federating().await;
+    let commune = TestApp::spawn_federating().await;
+    let orga = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&orga, "budget", 30).await;
+    let claire = commune.user_token("claire", Role::Member).await;
+    let handle = format!("budget@{}", origin.url.trim_start_matches("http://"));
+    let (status, body) = commune
+        .api(
+            Method::POST,
+            "/api/v1/follows",
+            Some(&claire),
+            Some(json!({"target": handle})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = commune
+        .api(
+            Method::POST,
+            &format!("/api/v1/consultations/{handle}/proposals"),
+            Some(&claire),
+            Some(json!({"title": "Rejouée", "body": "Envoyée deux fois."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["origin_state"], "accepted", "{body}");
+    let page = body["url"].as_str().unwrap().to_owned();
+    let naming = |app: &TestApp| {
+        let db = app.state.db.clone();
+        let page = page.clone();
+        async move {
+            delivery::Entity::find()
+                .filter(delivery::Column::Payload.contains(format!("\"{page}\"")))
+                .order_by_asc(delivery::Column::Id)
+                .all(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let create = naming(&commune)
+        .await
+        .into_iter()
+        .find(|row| row.activity_id.contains("/activities/create/"))
+        .expect("claire's Create");
+    let create: Value = serde_json::from_str(&create.payload).unwrap();
+    assert!(
+        naming(&origin)
+            .await
+            .iter()
+            .any(|r| r.activity_id.contains("/announce/")),
+        "announced the first time"
+    );
+
+    // As if the origin had stopped after storing it: no announcement, Create not recorded.
+    delivery::Entity::delete_many()
+        .filter(delivery::Column::Payload.contains(format!("\"{page}\"")))
+        .exec(&origin.state.db)
+        .await
+        .unwrap();
+    received_activity::Entity::delete_by_id(create["id"].as_str().unwrap())
+        .exec(&origin.state.db)
+        .await
+        .unwrap();
+    let author = accounts::find_by_username(&commune.state.db, "claire")
+        .await
+        .unwrap();
+    let author = DbPerson::new(&commune.state, author).unwrap();
+    let inbox = format!("{}/consultations/budget/inbox", origin.url);
+    for _ in 0..2 {
+        let status = send_signed(&commune, &author, &inbox, &create, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let announced: Vec<_> = naming(&origin)
+        .await
+        .into_iter()
+        .filter(|r| r.activity_id.contains("/announce/"))
+        .collect();
+    assert_eq!(announced.len(), 1, "announced again, once: {announced:?}");
+    let (_, listed) = origin
+        .api(
+            Method::GET,
+            "/api/v1/consultations/budget/proposals",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
 }

@@ -24,6 +24,7 @@ pub mod shares;
 pub mod signatures;
 pub mod sources;
 pub mod updates;
+pub mod verdicts;
 pub mod votes;
 
 use activitypub_federation::config::{Data, FederationConfig};
