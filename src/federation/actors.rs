@@ -424,9 +424,10 @@ async fn store_group(json: Group, data: &FedData) -> AppResult<DbGroup> {
     DbGroup::new(data, model)
 }
 
-/// The handle a new remote Group is known by here. A server may serve two Groups under one
-/// name (one moved, or renamed): the first keeps the handle, and a later one is refused with
-/// 409 rather than stored over it (a unique index refused it with a 500 before).
+/// The handle a new remote Group is known by here. Two Groups of one server can come to the
+/// same handle (one moved or renamed, or names that keep no ASCII letter: `actor@host`, or
+/// share their first 64): the first keeps it, and a later one is refused with 409 rather than
+/// stored over it (a unique index refused it with a 500 before).
 async fn free_group_handle(data: &FedData, preferred: &str, id: &Url) -> AppResult<String> {
     let handle = remote_handle(preferred, id);
     match consultation::Entity::find()

@@ -124,12 +124,21 @@ async fn deliver<A: Actor + std::fmt::Debug>(
         .await?
         .is_empty()
     {
-        // Recorded as given up, not as delivered: an admin reading the queue must not believe
-        // it reached anyone.
-        return Ok(Sent::Not(format!(
-            "{inbox} is not an inbox this node delivers to (its own, or not a valid public \
-             https address without a port): not sent"
-        )));
+        // Never recorded as delivered: an admin reading the queue must not believe it reached
+        // anyone. This node's own inbox is given up at once; any other failed the library's
+        // URL check (not https, a port, a name that does not resolve to a public address, the
+        // federation policy), which may pass later (a DNS failure): tried again, with the reason.
+        let why = format!(
+            "{inbox} is not an inbox this node may deliver to (not https, an explicit port, a \
+             name that does not resolve to a public address, or refused by the federation \
+             policy): not sent"
+        );
+        if super::is_local(data, &inbox) {
+            return Ok(Sent::Not(format!(
+                "{inbox} is this node's own inbox: not sent"
+            )));
+        }
+        return Err(AppError::Remote(why));
     }
     let body = serde_json::to_vec(activity).map_err(anyhow::Error::from)?;
     signatures::deliver(data, actor, &activity.id, &inbox, body).await?;

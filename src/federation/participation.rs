@@ -231,8 +231,19 @@ async fn announce_if_lost(
     if found.consultation.ap_id.is_some() {
         return Ok(());
     }
+    // The announcement embeds the object, `"id":"<id>"`; LIKE wildcards in the id are escaped.
+    let escaped: String = format!("\"id\":\"{id}\"")
+        .chars()
+        .flat_map(|c| match c {
+            '!' | '%' | '_' => vec!['!', c],
+            c => vec![c],
+        })
+        .collect();
     let named = crate::store::delivery::Entity::find()
-        .filter(crate::store::delivery::Column::Payload.contains(format!("\"{id}\"")))
+        .filter(
+            crate::store::delivery::Column::Payload
+                .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('!')),
+        )
         .count(&data.db)
         .await?;
     if named > 0 {
@@ -281,7 +292,7 @@ async fn reject(
 /// account sending late reply after late reply cannot inflate it.
 async fn count_late_author(data: &FedData, consultation_id: i32, author_id: i32) -> AppResult<()> {
     let txn = crate::store::begin_write(&data.db).await?;
-    late_refusal::Entity::insert(late_refusal::ActiveModel {
+    let inserted = late_refusal::Entity::insert(late_refusal::ActiveModel {
         consultation_id: Set(consultation_id),
         author_id: Set(author_id),
         created_at: Set(Utc::now()),
@@ -292,18 +303,21 @@ async fn count_late_author(data: &FedData, consultation_id: i32, author_id: i32)
     ])
     .exec_without_returning(&txn)
     .await?;
-    let people = late_refusal::Entity::find()
-        .filter(late_refusal::Column::ConsultationId.eq(consultation_id))
-        .count(&txn)
-        .await?;
-    consultation::Entity::update_many()
-        .col_expr(
-            consultation::Column::LateRefused,
-            sea_orm::sea_query::Expr::value(i32::try_from(people).unwrap_or(i32::MAX)),
-        )
-        .filter(consultation::Column::Id.eq(consultation_id))
-        .exec(&txn)
-        .await?;
+    // One more person only when this author was not counted yet; an increment, not a recount,
+    // so that two late authors at once both count on PostgreSQL.
+    if matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+        consultation::Entity::update_many()
+            .col_expr(
+                consultation::Column::LateRefused,
+                sea_orm::sea_query::ExprTrait::add(
+                    sea_orm::sea_query::Expr::col(consultation::Column::LateRefused),
+                    1,
+                ),
+            )
+            .filter(consultation::Column::Id.eq(consultation_id))
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
     Ok(())
 }

@@ -211,6 +211,11 @@ pub async fn created(
     changed: Changed,
 ) -> AppResult<()> {
     let loaded = load(db, state, changed).await?;
+    // Hidden or withdrawn (its proposal too) by the time it is announced: a Create sent again
+    // for it (`announce_if_lost`) must not show it to followers.
+    if !loaded.visible {
+        return Ok(());
+    }
     if loaded.group.ap_id.is_some() {
         if loaded.written_here {
             author_to_origin(db, state, &loaded, "Create", loaded.json.clone()).await?;

@@ -230,10 +230,15 @@ impl Activity for DeleteObject {
         if local_consultation {
             ensure_open(stored.group.opens_at, stored.group.closes_at, Utc::now())?;
         }
-        withdraw(&data.db, &stored).await?;
+        // The withdrawal, the recount and the Delete for followers change together: a recount
+        // outside a transaction races concurrent votes, and a stop between the withdrawal and
+        // the queueing would leave followers showing it.
+        let txn = crate::store::begin_write(&data.db).await?;
+        withdraw(&txn, &stored).await?;
         if local_consultation {
-            publish::deleted(&data.db, data, stored.changed()).await?;
+            publish::deleted(&txn, data, stored.changed()).await?;
         }
+        txn.commit().await?;
         Ok(())
     }
 }

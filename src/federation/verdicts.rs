@@ -75,6 +75,7 @@ pub async fn record_verdict(
         && let Some(model) = proposal::Entity::find_by_id(id).one(&txn).await?
         && model.origin_state.is_some()
     {
+        let already_refused = model.origin_state.as_deref() == Some("rejected");
         let mut active: proposal::ActiveModel = model.into();
         active.origin_state = Set(Some(state.into()));
         active.origin_note = Set(note.clone());
@@ -82,7 +83,7 @@ pub async fn record_verdict(
             active.withdrawn = Set(true);
         }
         active.update(&txn).await?;
-        if !accepted {
+        if !accepted && !already_refused {
             publish::refused(&txn, data, Changed::Proposal(id)).await?;
         }
     }
@@ -92,6 +93,7 @@ pub async fn record_verdict(
         && model.origin_state.is_some()
     {
         let proposal_id = model.proposal_id;
+        let already_refused = model.origin_state.as_deref() == Some("rejected");
         let mut active: argument::ActiveModel = model.into();
         active.origin_state = Set(Some(state.into()));
         active.origin_note = Set(note.clone());
@@ -99,7 +101,7 @@ pub async fn record_verdict(
             active.withdrawn = Set(true);
         }
         active.update(&txn).await?;
-        if !accepted {
+        if !accepted && !already_refused {
             publish::refused(&txn, data, Changed::Argument(id)).await?;
         }
         crate::services::refresh_tally(&txn, proposal_id).await?;
@@ -110,6 +112,7 @@ pub async fn record_verdict(
         && model.origin_state.is_some()
     {
         let proposal_id = model.proposal_id;
+        let already_refused = model.origin_state.as_deref() == Some("rejected");
         let mut active: source::ActiveModel = model.into();
         active.origin_state = Set(Some(state.into()));
         active.origin_note = Set(note.clone());
@@ -117,7 +120,7 @@ pub async fn record_verdict(
             active.withdrawn = Set(true);
         }
         active.update(&txn).await?;
-        if !accepted {
+        if !accepted && !already_refused {
             publish::refused(&txn, data, Changed::Source(id)).await?;
         }
         crate::services::refresh_tally(&txn, proposal_id).await?;

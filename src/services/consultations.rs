@@ -166,6 +166,9 @@ pub async fn update(
             "this consultation is hosted on another node: it is changed there".into(),
         ));
     }
+    // The Group's Update below is signed: its keys are made now, not inside the write
+    // transaction (on SQLite a second writer would wait for it, on PostgreSQL for its row lock).
+    let model = crate::federation::keys::ensure_consultation_keys(state, model).await?;
     let opens_at = changes.opens_at.unwrap_or(model.opens_at);
     let closes_at = changes.closes_at.unwrap_or(model.closes_at);
     ensure_valid_period(opens_at, closes_at)?;

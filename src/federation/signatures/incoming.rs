@@ -220,8 +220,9 @@ pub fn check_cavage_policy(headers: &HeaderMap) -> AppResult<()> {
     }
     match named("expires").as_slice() {
         [] => {}
-        [one] => match one.parse::<i64>() {
-            Ok(expires) if expires < now => return refuse("the signature has expired"),
+        // A decimal is allowed there (draft-cavage 2.1.5).
+        [one] => match one.parse::<f64>() {
+            Ok(expires) if expires < now as f64 => return refuse("the signature has expired"),
             Ok(_) => {}
             Err(_) => return refuse("the signature's expires is not a number of seconds"),
         },
