@@ -245,3 +245,76 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A full disk, as SQLite reports it (`SQLITE_FULL`, here by capping the file's size with
+/// `max_page_count` on every connection of the pool): 503 with `Retry-After`, nothing
+/// half-written, and the same request works once there is room again. SQLite pass only.
+#[tokio::test]
+async fn a_full_disk_is_503_with_retry_after_and_writes_nothing() {
+    if std::env::var("PALABRE_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        eprintln!("PostgreSQL pass: the full-disk test runs on the SQLite pass");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let admin = app.user_token("orga", Role::Admin).await;
+    app.consultation(&admin, "budget", 30).await;
+    let pool = app.state.db.get_sqlite_connection_pool();
+    let cap = |pages: Option<i64>| async move {
+        // Every connection of the pool at once, so that each gets the cap.
+        let mut held = Vec::new();
+        for _ in 0..pool.options().get_max_connections() {
+            held.push(pool.acquire().await.unwrap());
+        }
+        for connection in &mut held {
+            let pages = match pages {
+                Some(pages) => pages,
+                None => sea_orm::sqlx::query_scalar::<_, i64>("PRAGMA page_count")
+                    .fetch_one(&mut **connection)
+                    .await
+                    .unwrap(),
+            };
+            sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {pages}"
+            )))
+            .execute(&mut **connection)
+            .await
+            .unwrap();
+        }
+    };
+    cap(None).await;
+    let body = "Une proposition longue. ".repeat(800);
+    let (status, answer) = app
+        .api(
+            Method::POST,
+            "/api/v1/consultations/budget/proposals",
+            Some(&admin),
+            Some(json!({"title": "Disque plein", "body": body})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"], "unavailable", "{answer}");
+
+    cap(Some(1_000_000)).await;
+    let (_, listed) = app
+        .api(
+            Method::GET,
+            "/api/v1/consultations/budget/proposals",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(listed["items"], json!([]), "nothing half-written: {listed}");
+    let (status, answer) = app
+        .api(
+            Method::POST,
+            "/api/v1/consultations/budget/proposals",
+            Some(&admin),
+            Some(json!({"title": "Disque plein", "body": body})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the same request, retried: {answer}"
+    );
+}
