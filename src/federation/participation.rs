@@ -197,19 +197,19 @@ impl Activity for CreateContribution {
             Contribution::Page(page) => {
                 let stored =
                     store_page(*page, data, NewIn::AnyConsultation, Voucher::Fetched).await?;
-                publish::created(&data.db, data, Changed::Proposal(stored.model.id)).await
+                announce(data, Changed::Proposal(stored.model.id)).await
             }
             Contribution::Note(note) => {
                 let stored = store_note(*note, data, NewIn::AnyConsultation).await?;
-                publish::created(&data.db, data, Changed::Argument(stored.model.id)).await
+                announce(data, Changed::Argument(stored.model.id)).await
             }
             Contribution::Source(source) => {
                 let stored = store_source(*source, data, NewIn::AnyConsultation).await?;
-                publish::created(&data.db, data, Changed::Source(stored.model.id)).await
+                announce(data, Changed::Source(stored.model.id)).await
             }
             Contribution::Comment(note) => {
                 let stored = store_comment(*note, data, NewIn::AnyConsultation).await?;
-                publish::created(&data.db, data, Changed::Comment(stored.model.id)).await
+                announce(data, Changed::Comment(stored.model.id)).await
             }
             Contribution::PollAnswer(note) => {
                 let proposal_id = parent.map(|p| p.proposal_id).unwrap_or_default();
@@ -250,7 +250,17 @@ async fn announce_if_lost(
         return Ok(());
     }
     tracing::info!(%id, "a contribution stored but never announced: announced now");
-    publish::created(&data.db, data, found.changed).await
+    announce(data, found.changed).await
+}
+
+/// Queues a received contribution's announcements (one per follower inbox, the poll, the
+/// author's followers) all or none: `announce_if_lost` takes one queued delivery as proof of
+/// all of them.
+async fn announce(data: &FedData, changed: Changed) -> AppResult<()> {
+    let txn = crate::store::begin_write(&data.db).await?;
+    publish::created(&txn, data, changed).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 async fn reject(

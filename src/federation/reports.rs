@@ -128,18 +128,26 @@ impl Activity for Flag {
             .or(self.summary.as_deref())
             .map(|c| clean_name(c, 1000))
             .unwrap_or_default();
-        for object in &self.reported() {
-            if let Some(consultation_id) = local_consultation_of(data, object).await? {
-                crate::services::reports::record_remote(
-                    data,
-                    reporter.model.id,
-                    object.to_string(),
-                    consultation_id,
-                    reason.clone(),
-                )
-                .await?;
+        let mut hosted = Vec::new();
+        for object in self.reported() {
+            if let Some(consultation_id) = local_consultation_of(data, &object).await? {
+                hosted.push((object, consultation_id));
             }
         }
+        // One report per object, all or none: a Flag retried after a failure half-way would
+        // otherwise report the first objects twice.
+        let txn = crate::store::begin_write(&data.db).await?;
+        for (object, consultation_id) in hosted {
+            crate::services::reports::record_remote(
+                &txn,
+                reporter.model.id,
+                object.to_string(),
+                consultation_id,
+                reason.clone(),
+            )
+            .await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 }

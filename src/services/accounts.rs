@@ -359,7 +359,12 @@ pub async fn set_verified(
     let account = find_by_username(db, username).await?;
     let mut active: account::ActiveModel = account.into();
     active.verified_label = Set(label);
-    super::moderation::verification_changed(db, actor, active.update(db).await?).await
+    // The badge and its audit entry together.
+    let txn = crate::store::begin_write(db).await?;
+    let changed =
+        super::moderation::verification_changed(&txn, actor, active.update(&txn).await?).await?;
+    txn.commit().await?;
+    Ok(changed)
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ pub async fn create(state: &AppState, actor: &Actor, new: NewReport) -> AppResul
 
 /// Stores a report received from another node (a `Flag`), after the inbox checked it.
 pub async fn record_remote(
-    state: &AppState,
+    db: &impl sea_orm::ConnectionTrait,
     reporter_id: i32,
     object_url: String,
     consultation_id: i32,
@@ -127,7 +127,7 @@ pub async fn record_remote(
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(&state.db)
+    .insert(db)
     .await?;
     Ok(())
 }

@@ -241,12 +241,12 @@ async fn store_page_once(
             },
         };
         // A consultation hosted here numbers what it receives, once; a mirror shows the
-        // origin's numbers.
+        // origin's numbers. The number and the row are written together: a number taken
+        // outside the transaction was lost when the save failed, or raced another post.
+        let txn = crate::store::begin_write(&data.db).await?;
         if active.id.is_not_set() {
             let number = match json.number {
-                _ if group.is_local() => {
-                    crate::store::next_number(&data.db, "contribution").await?
-                }
+                _ if group.is_local() => crate::store::next_number(&txn, "contribution").await?,
                 Some(number) => number,
                 None => 0,
             };
@@ -287,7 +287,8 @@ async fn store_page_once(
             active.disagree = Set(0);
             active.vote_count = Set(0);
         }
-        let model = active.save(&data.db).await?.try_into_model()?;
+        let model = active.save(&txn).await?.try_into_model()?;
+        txn.commit().await?;
         DbProposal::new(data, model)
     }
 }
