@@ -232,13 +232,7 @@ async fn announce_if_lost(
         return Ok(());
     }
     // The announcement embeds the object, `"id":"<id>"`; LIKE wildcards in the id are escaped.
-    let escaped: String = format!("\"id\":\"{id}\"")
-        .chars()
-        .flat_map(|c| match c {
-            '!' | '%' | '_' => vec!['!', c],
-            c => vec![c],
-        })
-        .collect();
+    let escaped = super::policy::like_escaped(&format!("\"id\":\"{id}\""));
     let named = crate::store::delivery::Entity::find()
         .filter(
             crate::store::delivery::Column::Payload

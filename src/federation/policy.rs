@@ -347,14 +347,18 @@ pub fn ids_on_server<C: ColumnTrait>(column: C, domain: &str) -> Condition {
 /// wildcards (`_` may occur in a host name): a backslash is not an escape character in every
 /// database.
 fn server_pattern(scheme: &str, domain: &str) -> String {
-    let escaped: String = domain
-        .chars()
+    format!("{scheme}://{}/%", like_escaped(domain))
+}
+
+/// `text` for a LIKE pattern with `!` as its escape character (`LikeExpr::escape('!')`): its
+/// wildcards match only themselves.
+pub(crate) fn like_escaped(text: &str) -> String {
+    text.chars()
         .flat_map(|c| match c {
             '!' | '%' | '_' => vec!['!', c],
             c => vec![c],
         })
-        .collect();
-    format!("{scheme}://{escaped}/%")
+        .collect()
 }
 
 /// Whether the accounts with these ActivityPub ids include a blocked (or suspended) one; the
