@@ -795,6 +795,32 @@ const RAW_ANNOUNCABLE: Contract = Contract {
 };
 
 /// crates/apub/src/protocol/activities/community/announce.rs, struct AnnounceActivity.
+/// crates/apub/src/protocol/collections/group_outbox.rs, struct GroupOutbox: what
+/// `ApubCommunityOutbox` (crates/apub/src/collections/community_outbox.rs) reads when a Lemmy
+/// user first finds the community. One item of another shape fails the whole collection.
+const GROUP_OUTBOX: Contract = Contract {
+    name: "GroupOutbox",
+    file: "crates/apub/src/protocol/collections/group_outbox.rs",
+    fields: &[
+        f(
+            "type",
+            "r#type",
+            "OrderedCollectionType",
+            Required,
+            OneOf(&["OrderedCollection"]),
+        ),
+        f("id", "id", "Url", Required, Url),
+        f("totalItems", "total_items", "i32", Required, Any),
+        f(
+            "orderedItems",
+            "ordered_items",
+            "Vec<AnnounceActivity>",
+            Required,
+            ListOf(&Struct(&ANNOUNCE)),
+        ),
+    ],
+};
+
 const ANNOUNCE: Contract = Contract {
     name: "AnnounceActivity",
     file: "crates/apub/src/protocol/activities/community/announce.rs",
@@ -2150,6 +2176,56 @@ async fn lemmy_finds_the_consultation_by_its_handle() {
     }
     r.dereference_all(&app.client).await;
     r.assert_ok("the WebFinger answer for a consultation", &webfinger);
+}
+
+#[tokio::test]
+async fn lemmy_shows_the_earlier_proposals_from_the_outbox() {
+    let s = scenario().await;
+    let group = s.fetch(&s.group).await;
+    let outbox_url = text(&group, "outbox");
+    let outbox = s.fetch(&outbox_url).await;
+    let mut r = Report::default();
+    r.check(&GROUP_OUTBOX, &outbox, "GroupOutbox");
+    let total = outbox["totalItems"].as_i64();
+    r.rule(total.is_some_and(|t| i32::try_from(t).is_ok()), || {
+        format!(
+            "GroupOutbox.totalItems {} is not an i32 (lemmy GroupOutbox::total_items)",
+            outbox["totalItems"]
+        )
+    });
+    // `Collection::verify` of ApubCommunityOutbox: verify_domains_match(outbox URL, id).
+    let id = text(&outbox, "id");
+    r.rule(same_origin(&id, &outbox_url), || {
+        format!(
+            "GroupOutbox.id {id} is not on the domain of {outbox_url} (lemmy \
+             crates/apub/src/collections/community_outbox.rs ApubCommunityOutbox::verify)"
+        )
+    });
+    let items = outbox["orderedItems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (i, announce) in items.iter().enumerate() {
+        let at = format!("GroupOutbox.orderedItems[{i}]");
+        announce_rules(&mut r, announce, &at);
+        // ApubCommunityOutbox::from_json keeps only a `CreateOrUpdatePost` inside, verifies it
+        // and receives it.
+        let create = &announce["object"];
+        let at = format!("{at}.object");
+        r.check(&CREATE_OR_UPDATE_PAGE, create, &at);
+        create_or_update_rules(&mut r, create, &at, "CreateOrUpdatePage", &s.group);
+        page_rules(&mut r, &create["object"], &format!("{at}.object"), &s.group);
+    }
+    r.dereference_all(&s.origin.client).await;
+    r.assert_ok("the Group's outbox", &outbox);
+
+    // What Lemmy users then see: the visible proposal, not the withdrawn one.
+    let pages: Vec<&str> = items
+        .iter()
+        .filter_map(|a| a["object"]["object"]["id"].as_str())
+        .collect();
+    assert_eq!(pages, vec![s.page.as_str()], "outbox: {outbox:#}");
+    assert_eq!(outbox["totalItems"], 1);
 }
 
 /// The checker itself: hand-written JSON in Lemmy's own shapes passes, and each kind of fault

@@ -227,6 +227,131 @@ async fn an_inbox_whose_database_is_down_answers_503_and_gets_the_activity_once_
     assert!(delivered.attempts >= 2, "{delivered:?}");
 }
 
+/// The delivery worker of a node whose own database goes away: it neither dies nor loses nor
+/// repeats what it was sending. A proposal is queued just before the cut, another after the
+/// database is back: the follower gets both, once each.
+#[tokio::test]
+async fn the_delivery_worker_survives_its_own_database_going_away() {
+    let Some(server) = std::env::var("PALABRE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("SQLite pass: the outage test runs on the PostgreSQL pass of scripts/test");
+        return;
+    };
+    let origin = TestApp::spawn_with(|settings| {
+        settings.federation.allow_local = true;
+        settings.federation.retry_base_seconds = 0.2;
+        // A delivery claimed when the database went away is claimed again soon after.
+        settings.federation.delivery_lease_seconds = 2;
+    })
+    .await;
+    let follower = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    let claire = follower.user_token("claire", Role::Member).await;
+    let handle = format!("budget@{}", origin.url.trim_start_matches("http://"));
+    let (status, body) = follower
+        .api(
+            Method::POST,
+            "/api/v1/follows",
+            Some(&claire),
+            Some(json!({"target": handle})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    eventually("the follow accepted", || async {
+        let (_, follows) = follower
+            .api(Method::GET, "/api/v1/follows", Some(&claire), None)
+            .await;
+        follows
+            .as_array()?
+            .iter()
+            .any(|f| f["state"] == "accepted")
+            .then_some(())
+    })
+    .await;
+    let propose = |title: &'static str| {
+        let origin = &origin;
+        let admin = admin.clone();
+        async move {
+            let (status, body) = origin
+                .api(
+                    Method::POST,
+                    "/api/v1/consultations/budget/proposals",
+                    Some(&admin),
+                    Some(json!({"title": title, "body": "Un vélo par habitant."})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    };
+
+    let database = url::Url::parse(&origin.state.settings.database.url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let postgres = Database::connect(&server).await.unwrap();
+    propose("Avant la panne").await;
+    postgres
+        .execute_unprepared(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+        ))
+        .await
+        .unwrap();
+    postgres
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .unwrap();
+    // Several turns of the worker, each failing on the database.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (status, _) = origin
+        .api(Method::GET, "/api/v1/consultations", None, None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the outage is real"
+    );
+    postgres
+        .execute_unprepared(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    propose("Après la panne").await;
+
+    let proposals = format!("/api/v1/consultations/{handle}/proposals");
+    let listed = eventually("both proposals on the follower", || async {
+        let (status, body) = follower.api(Method::GET, &proposals, None, None).await;
+        let text = body.to_string();
+        (status == StatusCode::OK
+            && text.contains("Avant la panne")
+            && text.contains("Après la panne"))
+        .then_some(body)
+    })
+    .await;
+    let mut titles: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    titles.sort_unstable();
+    assert_eq!(
+        titles,
+        vec!["Après la panne", "Avant la panne"],
+        "once each: {listed}"
+    );
+    eventually("every delivery delivered", || async {
+        let rows = delivery::Entity::find().all(&origin.state.db).await.ok()?;
+        rows.iter().all(|r| r.status == "delivered").then_some(())
+    })
+    .await;
+}
+
 /// Polls `check` every 100 ms for up to 60 s.
 async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where

@@ -425,9 +425,32 @@ async fn a_mastodon_user_takes_part_from_their_own_account() {
         .unwrap();
     assert_eq!(status, 502, "the node refuses a late vote: {refused}");
     assert_eq!(refused["status"], 409, "{refused}");
+    // A favourite, a boost, an edit or a deletion after closing change nothing either.
+    let late = [
+        ("like", json!({"object": question})),
+        ("announce", json!({"object": question})),
+        (
+            "update",
+            json!({"id": comment["object"], "content": "Réécrit après la clôture", "tags": []}),
+        ),
+        ("delete", json!({"id": pour["object"]})),
+    ];
+    for (action, body) in late {
+        let (status, refused) = peer.act(action, body).await.unwrap();
+        assert_eq!(status, 502, "the node refuses a late {action}: {refused}");
+        assert_eq!(refused["status"], 409, "late {action}: {refused}");
+    }
     let d = nadia.get(&path).await;
     assert_eq!(d["counts"]["arguments_for"], 2, "{d}");
     assert_eq!(d["votes"], json!({"agree": 0, "mixed": 0, "disagree": 0}));
+    assert_eq!(d["shares"], 0, "{d}");
+    assert!(
+        d["comments"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Le plan est à jour"),
+        "{d}"
+    );
     let page = palabre_federation_tests::client()
         .get(format!("{}/consultations/velo", node.url))
         .send()

@@ -12,6 +12,7 @@ pub mod follows;
 pub mod keys;
 pub mod locate;
 pub mod objects;
+mod outbox;
 pub mod participation;
 pub mod person_follows;
 pub mod policy;

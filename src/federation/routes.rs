@@ -58,7 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{name}/outbox", get(empty_outbox))
         .route("/users/{name}/followers", get(person_followers))
         .route("/consultations/{slug}/outbox", get(group_outbox))
-        .route("/consultations/{slug}/context", get(group_outbox))
+        .route("/consultations/{slug}/context", get(group_context))
         .route("/consultations/{slug}/followers", get(group_followers))
 }
 
@@ -376,9 +376,14 @@ async fn empty_outbox(Path(name): Path<String>, data: FedData) -> AppResult<Resp
     })))
 }
 
+async fn group_outbox(Path(slug): Path<String>, data: FedData) -> AppResult<Response> {
+    let group = local_group(&data, &slug).await?;
+    Ok(activity_json(super::outbox::of_group(&data, &group).await?))
+}
+
 /// The consultation's debate as a collection of its proposals' and arguments' ids (FEP-7888
 /// `context`): the latest 500 proposals, newest first, then the latest 500 of their arguments.
-async fn group_outbox(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppResult<Response> {
+async fn group_context(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppResult<Response> {
     let group = local_group(&data, &slug).await?;
     // What blocked or suspended accounts wrote is hidden here, so not offered to others either.
     let policy = super::policy::Policy::load(&data.db).await?;

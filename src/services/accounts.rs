@@ -8,7 +8,8 @@ use chrono::{Duration, Utc};
 use rand_core::{OsRng, RngCore};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, QueryFilter, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -92,6 +93,32 @@ pub async fn create_account(
     db: &DatabaseConnection,
     new: NewAccount<'_>,
 ) -> AppResult<account::Model> {
+    let row = checked_account(&new)?;
+    let txn = crate::store::begin_write(db).await?;
+    let account = insert_account(&txn, row).await?;
+    txn.commit().await?;
+    Ok(account)
+}
+
+/// A new account signed in at once, both or neither: an account left without its session
+/// would turn the person's retry into "username taken".
+pub async fn sign_up(
+    db: &DatabaseConnection,
+    new: NewAccount<'_>,
+    kind: SessionKind,
+    days: i64,
+) -> AppResult<(account::Model, String)> {
+    let row = checked_account(&new)?;
+    let txn = crate::store::begin_write(db).await?;
+    let account = insert_account(&txn, row).await?;
+    let token = open_session(&txn, account.id, kind, days).await?;
+    txn.commit().await?;
+    Ok((account, token))
+}
+
+/// Checked and hashed before any transaction: hashing is slow on purpose, and SQLite would
+/// hold its write lock all along.
+fn checked_account(new: &NewAccount<'_>) -> AppResult<(Handle, account::ActiveModel)> {
     let username = Handle::parse("username", new.username)?;
     validate_password(new.password)?;
     let display_name = match new.display_name.map(str::trim) {
@@ -102,22 +129,24 @@ pub async fn create_account(
         Some(label) => Some(super::required_text("verification label", label, 100)?),
         None => None,
     };
-    let password_hash = hash_password(new.password)?;
-    let txn = crate::store::begin_write(db).await?;
-    claim_handle(&txn, &username, "account").await?;
-    let account = account::ActiveModel {
+    let row = account::ActiveModel {
         username: Set(username.as_str().to_owned()),
         display_name: Set(display_name),
-        password_hash: Set(Some(password_hash)),
+        password_hash: Set(Some(hash_password(new.password)?)),
         role: Set(new.role.as_str().to_owned()),
         verified_label: Set(verified_label),
         created_at: Set(Utc::now()),
         ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(account)
+    };
+    Ok((username, row))
+}
+
+async fn insert_account(
+    txn: &DatabaseTransaction,
+    (username, row): (Handle, account::ActiveModel),
+) -> AppResult<account::Model> {
+    claim_handle(txn, &username, "account").await?;
+    Ok(row.insert(txn).await?)
 }
 
 /// What every refused password login says, whatever the reason: unknown username, wrong
@@ -270,7 +299,7 @@ pub fn random_token() -> String {
 
 /// Opens a session of the given kind and returns its secret (shown once, never stored).
 pub async fn open_session(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     account_id: i32,
     kind: SessionKind,
     days: i64,

@@ -161,6 +161,7 @@ pub async fn signup(
     CsrfForm(form): CsrfForm<SignupForm>,
 ) -> Result<Response, WebError> {
     let open = state.settings.instance.open_registrations;
+    let days = state.settings.security.session_days;
     let created = if !open {
         Err(AppError::Forbidden(
             "this node does not accept new accounts".into(),
@@ -175,14 +176,11 @@ pub async fn signup(
             role: Role::Member,
             verified_label: None,
         };
-        accounts::create_account(&state.db, new).await
+        // Signing up signs in: nobody wants to type the password twice in a row.
+        accounts::sign_up(&state.db, new, SessionKind::Web, days).await
     };
     match created {
-        Ok(account) => {
-            // Signing up signs in: nobody wants to type the password twice in a row.
-            let days = state.settings.security.session_days;
-            let token =
-                accounts::open_session(&state.db, account.id, SessionKind::Web, days).await?;
+        Ok((_, token)) => {
             let cookie = set_cookie(
                 SESSION_COOKIE,
                 &token,

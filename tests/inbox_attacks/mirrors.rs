@@ -156,6 +156,39 @@ async fn a_group_s_forged_copy_of_someone_else_s_object_is_fetched_again_from_it
     assert_eq!(arguments.len(), 1);
     assert_eq!(arguments[0]["body"], "Mon vrai argument.");
 
+    // A copy claiming this debate, of a proposal its server places in another consultation
+    // (which the mirror follows too): refused, and this debate does not get it.
+    let neighbour = forger.group("voisin");
+    let token = mirror.token("lecteur").await;
+    let (status, follow) = mirror
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/follows",
+            Some(&token),
+            Some(json!({"target": neighbour})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{follow}");
+    author_server.serve(
+        "/proposals/4",
+        page(
+            &real("/proposals/4"),
+            &alice,
+            &neighbour,
+            "Dans l'autre débat",
+            "<p>Écrit pour le voisin.</p>",
+        ),
+    );
+    let relayed = announce(
+        &group,
+        "5",
+        create(&alice, "5", forged_page("/proposals/4")),
+    );
+    let answer = deliver_json(&mirror, &signer, &inbox, &relayed).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert!(author_server.was_asked_for("/proposals/4"));
+    assert_eq!(proposals(&mirror, &slug).await.len(), 1);
+
     // A forged object its server does not have (404), embedded in a Create or bare: refused.
     for (n, object) in [
         ("3", create(&alice, "3", forged_page("/proposals/2"))),
