@@ -186,7 +186,7 @@ impl IntoResponse for AppError {
 }
 
 /// Errors of the federation library: bad signatures are 401, unparsable activities 400, what
-/// could not be fetched 502.
+/// its server says is not there 404, what could not be fetched 502.
 impl From<activitypub_federation::error::Error> for AppError {
     fn from(err: activitypub_federation::error::Error) -> Self {
         use activitypub_federation::error::Error as Fed;
@@ -203,6 +203,12 @@ impl From<activitypub_federation::error::Error> for AppError {
             }),
             Fed::UrlVerificationError(_) => AppError::BadInput(err.to_string()),
             Fed::ObjectDeleted(_) => AppError::Gone(err.to_string()),
+            Fed::ReqwestMiddleware(ref cause) if missing_at(cause).is_some() => {
+                let url = missing_at(cause)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                AppError::NotFound(format!("{url} answered 404: there is nothing there"))
+            }
             // The library's own wording advises an environment variable that turns the check off.
             Fed::DomainResolveError(host) => AppError::Remote(format!(
                 "{host} does not resolve, or resolves to an address that is not public: not fetched"
@@ -210,6 +216,17 @@ impl From<activitypub_federation::error::Error> for AppError {
             other => AppError::Remote(with_causes(&other)),
         }
     }
+}
+
+/// The URL a fetch was answered 404 at, if that is why it failed.
+fn missing_at(err: &reqwest_middleware::Error) -> Option<&url::Url> {
+    let reqwest_middleware::Error::Middleware(cause) = err else {
+        return None;
+    };
+    cause
+        .downcast_ref::<crate::federation::fetch_guard::NotADocument>()
+        .filter(|n| n.status == reqwest::StatusCode::NOT_FOUND)
+        .map(|n| &n.url)
 }
 
 /// An error's message followed by its causes': a failed request says why (a refused address,

@@ -132,12 +132,21 @@ impl reqwest_middleware::Middleware for AnswerStatus {
         if status.is_client_error() && status != reqwest::StatusCode::GONE
             || status.is_server_error()
         {
-            return Err(reqwest_middleware::Error::Middleware(anyhow::anyhow!(
-                "{url} answered {status}: not a document"
-            )));
+            return Err(reqwest_middleware::Error::Middleware(
+                NotADocument { url, status }.into(),
+            ));
         }
         Ok(response)
     }
+}
+
+/// A fetch answered with an error status. A 404 says the object is not there, which is the
+/// asker's problem (a 4xx it should not retry), not this node's failure to reach it (502).
+#[derive(Debug, thiserror::Error)]
+#[error("{url} answered {status}: not a document")]
+pub struct NotADocument {
+    pub url: url::Url,
+    pub status: reqwest::StatusCode,
 }
 
 /// A name refused by the guard; reqwest reports it as the cause of the failed request.
