@@ -356,4 +356,64 @@ mod tests {
                 .is_err()
         );
     }
+
+    /// A listener that answers every request with an empty 200 and counts its connections.
+    async fn counting_server() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        (address, count)
+    }
+
+    #[tokio::test]
+    async fn fetches_ignore_the_proxy_variables() {
+        use std::sync::atomic::Ordering;
+        crate::install_crypto_provider();
+        let (proxy, proxied) = counting_server().await;
+        let (server, served) = counting_server().await;
+        let proxy_url = format!("http://{proxy}");
+        for name in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+        ] {
+            // SAFETY: nextest runs each test in its own process, and nothing else here reads
+            // the environment while it is set.
+            unsafe { std::env::set_var(name, &proxy_url) };
+        }
+        let url = format!("http://{server}/group");
+
+        // The variables are in force: an ordinary client goes through the proxy.
+        reqwest::Client::new()
+            .get(&url)
+            .send()
+            .await
+            .expect("through the proxy");
+        assert_eq!(proxied.load(Ordering::SeqCst), 1);
+        assert_eq!(served.load(Ordering::SeqCst), 0);
+
+        // The guarded client connects to the address it checked, not to the proxy.
+        let client = FetchGuard::new(true).client().expect("client");
+        let answer = client.get(&url).send().await.expect("direct");
+        assert_eq!(answer.status(), reqwest::StatusCode::OK);
+        assert_eq!(served.load(Ordering::SeqCst), 1);
+        assert_eq!(proxied.load(Ordering::SeqCst), 1, "the proxy saw no more");
+    }
 }
