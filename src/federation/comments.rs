@@ -3,7 +3,9 @@
 //! proposal's thread), but count neither for nor against.
 use activitypub_federation::traits::Object;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TryIntoModel,
+};
 use url::Url;
 
 use super::FedData;
@@ -102,10 +104,29 @@ pub async fn store_comment(json: Note, data: &FedData, new_in: NewIn) -> AppResu
 }
 
 async fn store_comment_once(json: Note, data: &FedData, new_in: NewIn) -> AppResult<DbComment> {
+    let write = prepare_comment(json, data, new_in).await?;
+    save_comment(&data.db, data, write).await
+}
+
+/// A received comment checked, with its author and proposal known: what `save_comment` writes.
+pub(crate) enum CommentWrite {
+    /// Our own comment sent back by its consultation's origin: ours is the original.
+    Ours(DbComment),
+    Row(comment::ActiveModel),
+}
+
+/// Everything before the write: the reads, and the author's fetch (never inside a write
+/// transaction, which would hold the database's write lock for a network round trip).
+pub(crate) async fn prepare_comment(
+    json: Note,
+    data: &FedData,
+    new_in: NewIn,
+) -> AppResult<CommentWrite> {
     if super::is_local(data, json.id.inner()) {
-        return DbComment::read_from_id(json.id.inner().clone(), data)
+        let ours = DbComment::read_from_id(json.id.inner().clone(), data)
             .await?
-            .ok_or_else(|| AppError::NotFound("no such comment here".into()));
+            .ok_or_else(|| AppError::NotFound("no such comment here".into()))?;
+        return Ok(CommentWrite::Ours(ours));
     }
     let id = json.id.inner().to_string();
     let existing = comment::Entity::find()
@@ -142,6 +163,20 @@ async fn store_comment_once(json: Note, data: &FedData, new_in: NewIn) -> AppRes
     };
     active.body = Set(body);
     active.updated_at = Set(json.updated.unwrap_or(now).min(now));
-    let model = active.save(&data.db).await?.try_into_model()?;
-    DbComment::new(data, model)
+    Ok(CommentWrite::Row(active))
+}
+
+/// The write: one row, on its own or in the caller's transaction (an edit relayed to the
+/// consultation's followers is saved with its `Update`).
+pub(crate) async fn save_comment(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    write: CommentWrite,
+) -> AppResult<DbComment> {
+    let active = match write {
+        CommentWrite::Ours(ours) => return Ok(ours),
+        CommentWrite::Row(active) => active,
+    };
+    let model = active.save(db).await?.try_into_model()?;
+    DbComment::new(state, model)
 }

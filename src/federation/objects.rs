@@ -5,7 +5,7 @@
 //! `Note`, how one is stored and which proposal a reply belongs to. What both need to know
 //! about a contribution's consultation is here.
 use activitypub_federation::traits::Object;
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use url::Url;
 
 use super::actors::DbGroup;
@@ -16,9 +16,10 @@ use crate::store::consultation;
 mod note;
 mod page;
 
-pub(crate) use note::parent_proposal;
 pub use note::{DbArgument, Note, ReplyParts, note_json, reply_note, store_note};
+pub(crate) use note::{NoteWrite, parent_proposal, prepare_note, save_note};
 pub use page::{DbProposal, Page, Tally, Voucher, page_json, store_page};
+pub(crate) use page::{PageWrite, prepare_page, save_page};
 
 fn url(raw: &str) -> AppResult<Url> {
     Url::parse(raw).map_err(|e| AppError::Internal(anyhow::anyhow!("bad URL {raw}: {e}")))
@@ -72,4 +73,25 @@ pub(crate) async fn consultation_for(
         ));
     }
     Ok(group)
+}
+
+/// The number to give a proposal or argument being saved, if it changes. A consultation hosted
+/// here numbers what it receives, once; a mirror shows the origin's numbers. Taken inside the
+/// transaction that saves the row: a number taken outside it was lost when the save failed, or
+/// raced another post.
+pub(crate) async fn number_to_set(
+    txn: &impl ConnectionTrait,
+    is_new: bool,
+    sent: Option<i64>,
+    hosted_here: bool,
+) -> AppResult<Option<i64>> {
+    if is_new {
+        let number = match sent {
+            _ if hosted_here => crate::store::next_number(txn, "contribution").await?,
+            Some(number) => number,
+            None => 0,
+        };
+        return Ok(Some(number));
+    }
+    Ok(sent.filter(|_| !hosted_here))
 }

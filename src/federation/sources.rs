@@ -5,7 +5,9 @@ use activitypub_federation::kinds::object::NoteType;
 use activitypub_federation::protocol::helpers::deserialize_one_or_many;
 use activitypub_federation::traits::Object;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TryIntoModel,
+};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -173,56 +175,87 @@ pub async fn store_source(json: SourceNote, data: &FedData, new_in: NewIn) -> Ap
 }
 
 async fn store_source_once(json: SourceNote, data: &FedData, new_in: NewIn) -> AppResult<DbSource> {
-    {
-        if super::is_local(data, json.id.inner()) {
-            return DbSource::read_from_id(json.id.inner().clone(), data)
-                .await?
-                .ok_or_else(|| AppError::NotFound("no such source here".into()));
-        }
-        let link = json
-            .attachment
-            .iter()
-            .find(|a| a.kind == "Link")
-            .ok_or_else(|| AppError::BadInput("a source needs a Link attachment".into()))?;
-        let link = checked_url(link.href.as_str())?;
-        let id = json.id.inner().to_string();
-        let existing = source::Entity::find()
-            .filter(source::Column::ApId.eq(id.as_str()))
-            .one(&data.db)
-            .await?;
-        let proposal = parent_proposal(
-            data,
-            existing.as_ref().map(|s| s.proposal_id),
-            &json.in_reply_to,
-            new_in,
-        )
-        .await?;
-        let author = json.attributed_to.dereference(data).await?;
-        let now = Utc::now();
-        let mut active: source::ActiveModel = match existing {
-            Some(model) => model.into(),
-            None => source::ActiveModel {
-                ap_id: Set(Some(id)),
-                proposal_id: Set(proposal.model.id),
-                author_id: Set(author.model.id),
-                hidden: Set(false),
-                withdrawn: Set(false),
-                created_at: Set(json.published.unwrap_or(now)),
-                ..Default::default()
-            },
-        };
-        active.title = Set(clean_name(&json.name, TITLE_MAX));
-        active.url = Set(link);
-        active.description = Set(json
-            .summary
-            .map(|d| html_to_text(&d).chars().take(2000).collect::<String>())
-            .filter(|d| !d.trim().is_empty()));
-        active.updated_at = Set(json.updated.unwrap_or(now));
-        // The row and the proposal's counts change together (see `store_note`).
-        let txn = crate::store::begin_write(&data.db).await?;
-        let model = active.save(&txn).await?.try_into_model()?;
-        refresh_tally(&txn, model.proposal_id).await?;
-        txn.commit().await?;
-        DbSource::new(data, model)
+    let write = prepare_source(json, data, new_in).await?;
+    let txn = crate::store::begin_write(&data.db).await?;
+    let stored = save_source(&txn, data, write).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// A received source checked, with its author and proposal known: what `save_source` writes.
+pub(crate) enum SourceWrite {
+    /// Our own source sent back by its consultation's origin: ours is the original.
+    Ours(DbSource),
+    Row(source::ActiveModel),
+}
+
+/// Everything before the write: the reads, and the author's fetch (never inside a write
+/// transaction, which would hold the database's write lock for a network round trip).
+pub(crate) async fn prepare_source(
+    json: SourceNote,
+    data: &FedData,
+    new_in: NewIn,
+) -> AppResult<SourceWrite> {
+    if super::is_local(data, json.id.inner()) {
+        let ours = DbSource::read_from_id(json.id.inner().clone(), data)
+            .await?
+            .ok_or_else(|| AppError::NotFound("no such source here".into()))?;
+        return Ok(SourceWrite::Ours(ours));
     }
+    let link = json
+        .attachment
+        .iter()
+        .find(|a| a.kind == "Link")
+        .ok_or_else(|| AppError::BadInput("a source needs a Link attachment".into()))?;
+    let link = checked_url(link.href.as_str())?;
+    let id = json.id.inner().to_string();
+    let existing = source::Entity::find()
+        .filter(source::Column::ApId.eq(id.as_str()))
+        .one(&data.db)
+        .await?;
+    let proposal = parent_proposal(
+        data,
+        existing.as_ref().map(|s| s.proposal_id),
+        &json.in_reply_to,
+        new_in,
+    )
+    .await?;
+    let author = json.attributed_to.dereference(data).await?;
+    let now = Utc::now();
+    let mut active: source::ActiveModel = match existing {
+        Some(model) => model.into(),
+        None => source::ActiveModel {
+            ap_id: Set(Some(id)),
+            proposal_id: Set(proposal.model.id),
+            author_id: Set(author.model.id),
+            hidden: Set(false),
+            withdrawn: Set(false),
+            created_at: Set(json.published.unwrap_or(now)),
+            ..Default::default()
+        },
+    };
+    active.title = Set(clean_name(&json.name, TITLE_MAX));
+    active.url = Set(link);
+    active.description = Set(json
+        .summary
+        .map(|d| html_to_text(&d).chars().take(2000).collect::<String>())
+        .filter(|d| !d.trim().is_empty()));
+    active.updated_at = Set(json.updated.unwrap_or(now));
+    Ok(SourceWrite::Row(active))
+}
+
+/// The write, in the caller's transaction: the row and the proposal's counts change together
+/// (see `save_note`).
+pub(crate) async fn save_source(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    write: SourceWrite,
+) -> AppResult<DbSource> {
+    let active = match write {
+        SourceWrite::Ours(ours) => return Ok(ours),
+        SourceWrite::Row(active) => active,
+    };
+    let model = active.save(txn).await?.try_into_model()?;
+    refresh_tally(txn, model.proposal_id).await?;
+    DbSource::new(state, model)
 }

@@ -4,7 +4,7 @@
 //! them only from the Group of the consultation the object belongs to, or from the object's
 //! own author; anyone else is refused.
 use activitypub_federation::kinds::activity::{DeleteType, UpdateType};
-use activitypub_federation::traits::{Activity, Object};
+use activitypub_federation::traits::Activity;
 use chrono::Utc;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
@@ -12,11 +12,13 @@ use url::Url;
 
 use super::activities::Contribution;
 use super::actors::DbGroup;
-use super::comments::DbComment;
+use super::comments::{CommentWrite, prepare_comment, save_comment};
 use super::locate::locate;
-use super::objects::{DbArgument, NewIn, Voucher, store_page};
+use super::objects::{
+    NewIn, NoteWrite, PageWrite, Voucher, prepare_note, prepare_page, save_note, save_page,
+};
 use super::publish::Changed;
-use super::sources::DbSource;
+use super::sources::{SourceWrite, prepare_source, save_source};
 use super::{FedData, publish};
 use crate::app::AppState;
 use crate::domain::ensure_open;
@@ -140,40 +142,76 @@ impl Activity for UpdateObject {
                 ));
             }
         }
-        let before = if local_consultation {
-            Some(publish::federated_json(&data.db, data, stored.changed()).await?)
-        } else {
-            None
-        };
         let voucher = match authority(&self.actor, &stored, data)? {
             Authority::OriginGroup => Voucher::OriginGroup,
             Authority::Author => Voucher::Fetched,
         };
-        match self.object {
-            Contribution::Page(page) => {
-                store_page(*page, data, NewIn::MirrorsOnly, voucher).await?;
-            }
-            Contribution::Note(note) => {
-                DbArgument::from_json(*note, data).await?;
-            }
-            Contribution::Source(source) => {
-                DbSource::from_json(*source, data).await?;
-            }
-            Contribution::Comment(note) => {
-                DbComment::from_json(*note, data).await?;
-            }
-            Contribution::PollAnswer(_) => {
-                return Err(AppError::BadInput("a poll answer cannot be edited".into()));
-            }
-        }
-        // One account resending the same Update must not make us flood every follower.
-        if let Some(before) = before
-            && publish::federated_json(&data.db, data, stored.changed()).await? != before
-        {
-            publish::updated(&data.db, data, stored.changed()).await?;
-        }
-        Ok(())
+        super::store_racing(|| apply(&self.object, data, &stored, voucher)).await
     }
+}
+
+/// What an `Update` writes, checked and with its author fetched beforehand.
+enum Edit {
+    Page(PageWrite),
+    Note(NoteWrite),
+    Source(SourceWrite),
+    Comment(CommentWrite),
+}
+
+/// Stores the new version and, in a consultation hosted here, queues its `Update` for the
+/// followers, in one transaction: an edit stored but never relayed (a stop or a database error
+/// between the two) would stay so, since the sender's retry would find nothing changed.
+async fn apply(
+    object: &Contribution,
+    data: &FedData,
+    stored: &Stored,
+    voucher: Voucher,
+) -> AppResult<()> {
+    let edit = match object.clone() {
+        Contribution::Page(page) => {
+            Edit::Page(prepare_page(*page, data, NewIn::MirrorsOnly, voucher).await?)
+        }
+        Contribution::Note(note) => {
+            Edit::Note(prepare_note(*note, data, NewIn::MirrorsOnly).await?)
+        }
+        Contribution::Source(source) => {
+            Edit::Source(prepare_source(*source, data, NewIn::MirrorsOnly).await?)
+        }
+        Contribution::Comment(note) => {
+            Edit::Comment(prepare_comment(*note, data, NewIn::MirrorsOnly).await?)
+        }
+        Contribution::PollAnswer(_) => {
+            return Err(AppError::BadInput("a poll answer cannot be edited".into()));
+        }
+    };
+    let txn = crate::store::begin_write(&data.db).await?;
+    let before = if stored.group.ap_id.is_none() {
+        Some(publish::federated_json(&txn, data, stored.changed()).await?)
+    } else {
+        None
+    };
+    match edit {
+        Edit::Page(write) => {
+            save_page(&txn, data, write).await?;
+        }
+        Edit::Note(write) => {
+            save_note(&txn, data, write).await?;
+        }
+        Edit::Source(write) => {
+            save_source(&txn, data, write).await?;
+        }
+        Edit::Comment(write) => {
+            save_comment(&txn, data, write).await?;
+        }
+    }
+    // One account resending the same Update must not make us flood every follower.
+    if let Some(before) = before
+        && publish::federated_json(&txn, data, stored.changed()).await? != before
+    {
+        publish::updated(&txn, data, stored.changed()).await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -5,11 +5,13 @@ use activitypub_federation::kinds::object::NoteType;
 use activitypub_federation::protocol::helpers::deserialize_one_or_many;
 use activitypub_federation::traits::Object;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TryIntoModel,
+};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{DbProposal, NewIn, consultation_for, public_and, url};
+use super::{DbProposal, NewIn, consultation_for, number_to_set, public_and, url};
 use crate::app::AppState;
 use crate::domain::Stance;
 use crate::error::{AppError, AppResult};
@@ -242,68 +244,104 @@ pub async fn store_note(json: Note, data: &FedData, new_in: NewIn) -> AppResult<
 }
 
 async fn store_note_once(json: Note, data: &FedData, new_in: NewIn) -> AppResult<DbArgument> {
-    {
-        if crate::federation::is_local(data, json.id.inner()) {
-            // Our own argument sent back by its consultation's origin: ours is the original.
-            return DbArgument::read_from_id(json.id.inner().clone(), data)
-                .await?
-                .ok_or_else(|| AppError::NotFound("no such argument here".into()));
-        }
-        let id = json.id.inner().to_string();
-        let existing = argument::Entity::find()
-            .filter(argument::Column::ApId.eq(id.as_str()))
-            .one(&data.db)
-            .await?;
-        let proposal = parent_proposal(
-            data,
-            existing.as_ref().map(|a| a.proposal_id),
-            &json.in_reply_to,
-            new_in,
-        )
-        .await?;
-        let author = json.attributed_to.dereference(data).await?;
-        let stance = json
-            .effective_stance()
-            .ok_or_else(|| AppError::BadInput("an argument needs a stance".into()))?;
-        let now = Utc::now();
-        let mut active: argument::ActiveModel = match existing {
-            Some(model) => model.into(),
-            None => argument::ActiveModel {
-                ap_id: Set(Some(id)),
-                proposal_id: Set(proposal.model.id),
-                author_id: Set(author.model.id),
-                hidden: Set(false),
-                withdrawn: Set(false),
-                created_at: Set(json.published.unwrap_or(now)),
-                ..Default::default()
-            },
-        };
-        // A consultation hosted here numbers what it receives, once (`AnyConsultation` is the
-        // inbox's Create there); a mirror shows the origin's numbers.
-        let hosted_here = new_in == NewIn::AnyConsultation
-            || consultation::Entity::find_by_id(proposal.model.consultation_id)
-                .one(&data.db)
-                .await?
-                .is_some_and(|c| c.ap_id.is_none());
-        // The number, the row and the proposal's counts change together: a recount outside the
-        // transaction raced concurrent posts and lost some (seen under load).
-        let txn = crate::store::begin_write(&data.db).await?;
-        if active.id.is_not_set() {
-            let number = match json.number {
-                _ if hosted_here => crate::store::next_number(&txn, "contribution").await?,
-                Some(number) => number,
-                None => 0,
-            };
-            active.number = Set(number);
-        } else if let (Some(number), false) = (json.number, hosted_here) {
-            active.number = Set(number);
-        }
-        active.stance = Set(stance.as_str().to_owned());
-        active.body = Set(json.markdown());
-        active.updated_at = Set(json.updated.unwrap_or(now));
-        let model = active.save(&txn).await?.try_into_model()?;
-        refresh_tally(&txn, model.proposal_id).await?;
-        txn.commit().await?;
-        DbArgument::new(data, model)
+    let write = prepare_note(json, data, new_in).await?;
+    let txn = crate::store::begin_write(&data.db).await?;
+    let stored = save_note(&txn, data, write).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// A received argument checked, with its author and proposal known: what `save_note` writes.
+pub(crate) enum NoteWrite {
+    /// Our own argument sent back by its consultation's origin: ours is the original.
+    Ours(DbArgument),
+    Row {
+        active: argument::ActiveModel,
+        sent_number: Option<i64>,
+        hosted_here: bool,
+    },
+}
+
+/// Everything before the write: the reads, and the author's fetch (never inside a write
+/// transaction, which would hold the database's write lock for a network round trip).
+pub(crate) async fn prepare_note(
+    json: Note,
+    data: &FedData,
+    new_in: NewIn,
+) -> AppResult<NoteWrite> {
+    if crate::federation::is_local(data, json.id.inner()) {
+        let ours = DbArgument::read_from_id(json.id.inner().clone(), data)
+            .await?
+            .ok_or_else(|| AppError::NotFound("no such argument here".into()))?;
+        return Ok(NoteWrite::Ours(ours));
     }
+    let id = json.id.inner().to_string();
+    let existing = argument::Entity::find()
+        .filter(argument::Column::ApId.eq(id.as_str()))
+        .one(&data.db)
+        .await?;
+    let proposal = parent_proposal(
+        data,
+        existing.as_ref().map(|a| a.proposal_id),
+        &json.in_reply_to,
+        new_in,
+    )
+    .await?;
+    let author = json.attributed_to.dereference(data).await?;
+    let stance = json
+        .effective_stance()
+        .ok_or_else(|| AppError::BadInput("an argument needs a stance".into()))?;
+    let now = Utc::now();
+    let mut active: argument::ActiveModel = match existing {
+        Some(model) => model.into(),
+        None => argument::ActiveModel {
+            ap_id: Set(Some(id)),
+            proposal_id: Set(proposal.model.id),
+            author_id: Set(author.model.id),
+            hidden: Set(false),
+            withdrawn: Set(false),
+            created_at: Set(json.published.unwrap_or(now)),
+            ..Default::default()
+        },
+    };
+    // `AnyConsultation` is the inbox's Create in a consultation hosted here.
+    let hosted_here = new_in == NewIn::AnyConsultation
+        || consultation::Entity::find_by_id(proposal.model.consultation_id)
+            .one(&data.db)
+            .await?
+            .is_some_and(|c| c.ap_id.is_none());
+    active.stance = Set(stance.as_str().to_owned());
+    active.body = Set(json.markdown());
+    active.updated_at = Set(json.updated.unwrap_or(now));
+    Ok(NoteWrite::Row {
+        active,
+        sent_number: json.number,
+        hosted_here,
+    })
+}
+
+/// The write, in the caller's transaction: the number (see `number_to_set`), the row and the
+/// proposal's counts change together; a recount outside the transaction raced concurrent posts
+/// and lost some (seen under load).
+pub(crate) async fn save_note(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    write: NoteWrite,
+) -> AppResult<DbArgument> {
+    let (mut active, sent_number, hosted_here) = match write {
+        NoteWrite::Ours(ours) => return Ok(ours),
+        NoteWrite::Row {
+            active,
+            sent_number,
+            hosted_here,
+        } => (active, sent_number, hosted_here),
+    };
+    if let Some(number) =
+        number_to_set(txn, active.id.is_not_set(), sent_number, hosted_here).await?
+    {
+        active.number = Set(number);
+    }
+    let model = active.save(txn).await?.try_into_model()?;
+    refresh_tally(txn, model.proposal_id).await?;
+    DbArgument::new(state, model)
 }

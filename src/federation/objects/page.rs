@@ -5,11 +5,13 @@ use activitypub_federation::kinds::object::PageType;
 use activitypub_federation::protocol::helpers::deserialize_one_or_many;
 use activitypub_federation::traits::Object;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TryIntoModel,
+};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{NewIn, consultation_for, public_and, url};
+use super::{NewIn, consultation_for, number_to_set, public_and, url};
 use crate::app::AppState;
 use crate::domain::ProposalState;
 use crate::error::{AppError, AppResult};
@@ -201,101 +203,129 @@ async fn store_page_once(
     new_in: NewIn,
     voucher: Voucher,
 ) -> AppResult<DbProposal> {
-    {
-        if crate::federation::is_local(data, json.id.inner()) {
-            return accept_origin_fields(json, data).await;
-        }
-        let existing = proposal::Entity::find()
-            .filter(proposal::Column::ApId.eq(json.id.inner().as_str()))
-            .one(&data.db)
-            .await?;
-        let named = json
-            .audience
-            .as_ref()
-            .map(|a| a.inner().clone())
-            .or_else(|| json.to.iter().chain(&json.cc).next().cloned());
-        let group = consultation_for(
-            data,
-            existing.as_ref().map(|p| p.consultation_id),
-            named.as_ref(),
-            new_in,
-        )
+    let write = prepare_page(json, data, new_in, voucher).await?;
+    let txn = crate::store::begin_write(&data.db).await?;
+    let stored = save_page(&txn, data, write).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// A received `Page` checked, with its author and consultation known: what `save_page` writes.
+pub(crate) struct PageWrite {
+    active: proposal::ActiveModel,
+    sent_number: Option<i64>,
+    hosted_here: bool,
+}
+
+/// Everything before the write: the reads, and the author's fetch (never inside a write
+/// transaction, which would hold the database's write lock for a network round trip).
+pub(crate) async fn prepare_page(
+    json: Page,
+    data: &FedData,
+    new_in: NewIn,
+    voucher: Voucher,
+) -> AppResult<PageWrite> {
+    if crate::federation::is_local(data, json.id.inner()) {
+        return origin_fields(json, data).await;
+    }
+    let existing = proposal::Entity::find()
+        .filter(proposal::Column::ApId.eq(json.id.inner().as_str()))
+        .one(&data.db)
         .await?;
-        let author = json.attributed_to.dereference(data).await?;
-        let id = json.id.inner().to_string();
-        let now = Utc::now();
-        let mut active: proposal::ActiveModel = match existing {
-            Some(model) => model.into(),
-            None => proposal::ActiveModel {
-                ap_id: Set(Some(id)),
-                consultation_id: Set(group.model.id),
-                author_id: Set(author.model.id),
-                hidden: Set(false),
-                withdrawn: Set(false),
-                arguments_for: Set(0),
-                arguments_against: Set(0),
-                argument_count: Set(0),
-                source_count: Set(0),
-                created_at: Set(json.published.unwrap_or(now)),
-                ..Default::default()
-            },
-        };
-        // A consultation hosted here numbers what it receives, once; a mirror shows the
-        // origin's numbers. The number and the row are written together: a number taken
-        // outside the transaction was lost when the save failed, or raced another post.
-        let txn = crate::store::begin_write(&data.db).await?;
+    let named = json
+        .audience
+        .as_ref()
+        .map(|a| a.inner().clone())
+        .or_else(|| json.to.iter().chain(&json.cc).next().cloned());
+    let group = consultation_for(
+        data,
+        existing.as_ref().map(|p| p.consultation_id),
+        named.as_ref(),
+        new_in,
+    )
+    .await?;
+    let author = json.attributed_to.dereference(data).await?;
+    let id = json.id.inner().to_string();
+    let now = Utc::now();
+    let mut active: proposal::ActiveModel = match existing {
+        Some(model) => model.into(),
+        None => proposal::ActiveModel {
+            ap_id: Set(Some(id)),
+            consultation_id: Set(group.model.id),
+            author_id: Set(author.model.id),
+            hidden: Set(false),
+            withdrawn: Set(false),
+            arguments_for: Set(0),
+            arguments_against: Set(0),
+            argument_count: Set(0),
+            source_count: Set(0),
+            created_at: Set(json.published.unwrap_or(now)),
+            ..Default::default()
+        },
+    };
+    active.title = Set(clean_name(&json.name, TITLE_MAX));
+    active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
+    active.updated_at = Set(json.updated.unwrap_or(now));
+    if group.is_local() {
+        // Sent to a consultation hosted here: its state, answer and tallies are ours to
+        // decide, whatever the sender claims.
         if active.id.is_not_set() {
-            let number = match json.number {
-                _ if group.is_local() => crate::store::next_number(&txn, "contribution").await?,
-                Some(number) => number,
-                None => 0,
-            };
-            active.number = Set(number);
-        } else if let (Some(number), false) = (json.number, group.is_local()) {
-            active.number = Set(number);
-        }
-        active.title = Set(clean_name(&json.name, TITLE_MAX));
-        active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
-        active.updated_at = Set(json.updated.unwrap_or(now));
-        if group.is_local() {
-            // Sent to a consultation hosted here: its state, answer and tallies are ours to
-            // decide, whatever the sender claims.
-            if active.id.is_not_set() {
-                active.state = Set(ProposalState::Submitted.as_str().to_owned());
-                active.agree = Set(0);
-                active.mixed = Set(0);
-                active.disagree = Set(0);
-                active.vote_count = Set(0);
-            }
-        } else if voucher == Voucher::OriginGroup
-            || crate::federation::verify_same_origin(json.id.inner(), &group.ap_id).is_ok()
-        {
-            // A mirror shows what the consultation's origin publishes.
-            let tally = json.votes.clone().unwrap_or_default().bounded();
-            let state = json.proposal_state.unwrap_or(ProposalState::Submitted);
-            active.state = Set(state.as_str().to_owned());
-            active.official_answer = Set(json.official_answer.map(|a| bounded_text(&a)));
-            active.agree = Set(tally.agree);
-            active.mixed = Set(tally.mixed);
-            active.disagree = Set(tally.disagree);
-            active.vote_count = Set(tally.agree + tally.mixed + tally.disagree);
-        } else if active.id.is_not_set() {
-            // Served by the author's server: what the origin decided comes with its `Update`.
             active.state = Set(ProposalState::Submitted.as_str().to_owned());
             active.agree = Set(0);
             active.mixed = Set(0);
             active.disagree = Set(0);
             active.vote_count = Set(0);
         }
-        let model = active.save(&txn).await?.try_into_model()?;
-        txn.commit().await?;
-        DbProposal::new(data, model)
+    } else if voucher == Voucher::OriginGroup
+        || crate::federation::verify_same_origin(json.id.inner(), &group.ap_id).is_ok()
+    {
+        // A mirror shows what the consultation's origin publishes.
+        let tally = json.votes.clone().unwrap_or_default().bounded();
+        let state = json.proposal_state.unwrap_or(ProposalState::Submitted);
+        active.state = Set(state.as_str().to_owned());
+        active.official_answer = Set(json.official_answer.map(|a| bounded_text(&a)));
+        active.agree = Set(tally.agree);
+        active.mixed = Set(tally.mixed);
+        active.disagree = Set(tally.disagree);
+        active.vote_count = Set(tally.agree + tally.mixed + tally.disagree);
+    } else if active.id.is_not_set() {
+        // Served by the author's server: what the origin decided comes with its `Update`.
+        active.state = Set(ProposalState::Submitted.as_str().to_owned());
+        active.agree = Set(0);
+        active.mixed = Set(0);
+        active.disagree = Set(0);
+        active.vote_count = Set(0);
     }
+    Ok(PageWrite {
+        active,
+        sent_number: json.number,
+        hosted_here: group.is_local(),
+    })
+}
+
+/// The write, in the caller's transaction: the number (see `number_to_set`) and the row.
+pub(crate) async fn save_page(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    write: PageWrite,
+) -> AppResult<DbProposal> {
+    let PageWrite {
+        mut active,
+        sent_number,
+        hosted_here,
+    } = write;
+    if let Some(number) =
+        number_to_set(txn, active.id.is_not_set(), sent_number, hosted_here).await?
+    {
+        active.number = Set(number);
+    }
+    let model = active.save(txn).await?.try_into_model()?;
+    DbProposal::new(state, model)
 }
 
 /// Our own proposal, in a consultation hosted elsewhere, as its origin sends it back: only the
 /// fields the origin owns (tallies, state, official answer) are taken.
-async fn accept_origin_fields(json: Page, data: &FedData) -> AppResult<DbProposal> {
+async fn origin_fields(json: Page, data: &FedData) -> AppResult<PageWrite> {
     let local = DbProposal::read_from_id(json.id.inner().clone(), data)
         .await?
         .ok_or_else(|| AppError::NotFound("no such proposal here".into()))?;
@@ -309,8 +339,11 @@ async fn accept_origin_fields(json: Page, data: &FedData) -> AppResult<DbProposa
         active.state = Set(state.as_str().to_owned());
     }
     active.official_answer = Set(json.official_answer.map(|a| bounded_text(&a)));
-    let model = active.update(&data.db).await?;
-    DbProposal::new(data, model)
+    Ok(PageWrite {
+        active,
+        sent_number: None,
+        hosted_here: false,
+    })
 }
 
 impl Tally {
