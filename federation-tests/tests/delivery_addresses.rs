@@ -1,6 +1,8 @@
 //! Deliveries go only to public addresses, as fetches do: a remote inbox whose name resolves to
 //! this machine is never sent to unless `[federation] allow_local` (tests only), and the queue
 //! records why, never that it was delivered.
+// The in-process test app of the main crate: one real node on a random port, as its tests use.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

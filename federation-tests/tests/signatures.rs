@@ -1,6 +1,8 @@
 //! The inbox trusts nothing that is not signed by the actor it claims to come from, and
 //! receiving the same activity twice has no second effect. Two real apps on loopback: one
 //! hosts a consultation, the other's account follows it with hand-made signed requests.
+// The in-process test app of the main crate: one real node on a random port, as its tests use.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::{TestApp, send_signed};
@@ -418,12 +420,6 @@ async fn stale_dates_and_signatures_that_leave_out_a_header_are_refused() {
 /// from the unique index that makes the sender retry for hours.
 #[tokio::test]
 async fn one_object_delivered_many_times_at_once_is_stored_once() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("palabre=debug")
-        .try_init();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("palabre=info")
-        .try_init();
     let origin = TestApp::spawn_federating().await;
     let remote = TestApp::spawn_federating().await;
     let admin = origin.user_token("orga", Role::Admin).await;

@@ -1,4 +1,4 @@
-//! A hostile server for `tests/inbox_attacks.rs`: it serves whatever documents the test gives
+//! A hostile server for `federation-tests/tests/inbox_attacks.rs`: it serves whatever documents the test gives
 //! it (actors, objects), answers 202 to every POST, and writes down every request it gets, so
 //! that a test can tell what the node fetched from it and what it never asked for.
 use std::collections::HashMap;

@@ -4,6 +4,8 @@
 //! and draft-cavage signatures over `(created)`. Each test checks what an admin would see:
 //! the status, that nothing was stored (through the API), and that the node still answers.
 //! Timings are printed (`--no-capture`) and asserted generously.
+// The in-process test app of the main crate: one real node on a random port, as its tests use.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 #[path = "inbox_attacks/hostile.rs"]
 mod hostile;

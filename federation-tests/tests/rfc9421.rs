@@ -8,6 +8,8 @@
 //! Outgoing: Palabre's signatures verify with the Python library, and a delivery to an inbox
 //! that accepts only RFC 9421 is refused in draft-cavage, retried at once in RFC 9421,
 //! accepted, and the next delivery there goes straight in RFC 9421.
+// The in-process test app of the main crate: one real node on a random port, as its tests use.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;
@@ -28,12 +30,13 @@ use rsa::pkcs8::DecodePrivateKey;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-/// This checkout, read at run time: a test binary built in another checkout that shares the
-/// target directory must use this one's files.
+/// This checkout's root, read at run time: a test binary built in another checkout that shares
+/// the target directory must use this one's files.
 fn root() -> PathBuf {
-    std::env::var("CARGO_MANIFEST_DIR")
+    let crate_dir = std::env::var("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    crate_dir.parent().map(PathBuf::from).unwrap_or(crate_dir)
 }
 
 /// The virtualenv's Python, checked to have the library; a clear failure otherwise.
