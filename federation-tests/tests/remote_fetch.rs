@@ -10,6 +10,8 @@
 //! fetches go through a strict `FetchGuard`: a scripted name server, 127.0.0.2 standing for the
 //! public internet, and every other loopback, private, link-local or multicast address refused.
 // The in-process test app of the main crate: one real node on a random port, as its tests use.
+#[path = "remote_fetch/backfill.rs"]
+mod backfill;
 #[path = "../../tests/common/mod.rs"]
 mod common;
 #[path = "remote_fetch/hostile.rs"]

@@ -452,7 +452,15 @@ pub async fn backfill_from_a_collection_that_never_ends(items_per_page: usize) -
     })
     .await;
     let group_id = format!("http://localhost:{}/group", remote.port());
-    let (status, message) = node.follow(&group_id).await;
+    follow_accepted(&node, &group_id).await;
+    remote.quiet().await;
+    remote
+}
+
+/// `node` follows the consultation `group_id` of a hostile server, which accepts: the backfill
+/// starts.
+pub async fn follow_accepted(node: &Node, group_id: &str) {
+    let (status, message) = node.follow(group_id).await;
     assert_eq!(status, StatusCode::CREATED, "{message}");
 
     // The consultation accepts the Follow the node queued for it.
@@ -482,14 +490,12 @@ pub async fn backfill_from_a_collection_that_never_ends(items_per_page: usize) -
         "object": follow_activity,
     });
     let inbox = format!("{}/inbox", node.app.url);
-    let status = send_signed(&node.app, &signer(&group_id), &inbox, &accept, None).await;
+    let status = send_signed(&node.app, &signer(group_id), &inbox, &accept, None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    remote.quiet().await;
     let state = follow::Entity::find_by_id(row.id)
         .one(db)
         .await
         .expect("query")
         .expect("the follow");
     assert_eq!(state.state, "accepted");
-    remote
 }
