@@ -65,7 +65,7 @@ pub fn router(state: AppState, federation: FederationConfig<AppState>) -> Router
 }
 
 /// Serves on an already bound listener until ctrl-c or SIGTERM, with this process's delivery
-/// worker running.
+/// and backfill workers running.
 pub async fn serve_on(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     let federation = federation::config(state.clone()).await?;
     serve_with(listener, state, federation).await
@@ -79,6 +79,7 @@ pub async fn serve_with(
     federation: FederationConfig<AppState>,
 ) -> anyhow::Result<()> {
     federation::delivery::spawn_worker(federation.clone());
+    federation::follows::spawn_backfill_worker(federation.clone());
     let app = router(state, federation);
     // Content negotiation rewrites the path, so it must run before routing.
     let app = MapRequestLayer::new(federation::routes::negotiate).layer(app);

@@ -7,6 +7,7 @@ mod m20261125_000002_federation;
 mod m20261125_000003_fediverse;
 mod m20261125_000004_defences;
 mod m20261126_000005_late_refusals;
+mod m20261126_000006_backfills;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_fediverse::Migration),
             Box::new(m20261125_000004_defences::Migration),
             Box::new(m20261126_000005_late_refusals::Migration),
+            Box::new(m20261126_000006_backfills::Migration),
         ]
     }
 }

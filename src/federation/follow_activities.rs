@@ -129,6 +129,7 @@ impl Activity for Accept {
         let Some(group) = DbGroup::read_from_id(self.actor.inner().clone(), data).await? else {
             return Ok(());
         };
+        let txn = crate::store::begin_write(&data.db).await?;
         let accepted = follow::Entity::update_many()
             .col_expr(
                 follow::Column::State,
@@ -137,12 +138,18 @@ impl Activity for Accept {
             .filter(follow::Column::ActivityId.eq(self.object.id.as_str()))
             .filter(follow::Column::ConsultationId.eq(group.model.id))
             .filter(follow::Column::State.eq("pending"))
-            .exec(&data.db)
+            .exec(&txn)
             .await?;
         // The debate so far, not only what comes next; only for a follow of ours that this
-        // Accept answers.
-        if accepted.rows_affected > 0 {
-            super::follows::spawn_backfill(data, group);
+        // Accept answers. Owed in the same transaction, so that no crash can leave an accepted
+        // follow without its backfill.
+        let accepted = accepted.rows_affected > 0;
+        if accepted {
+            super::follows::owe_backfill(&txn, group.model.id).await?;
+        }
+        txn.commit().await?;
+        if accepted {
+            super::follows::start_backfill(data, group.model.id);
         }
         Ok(())
     }

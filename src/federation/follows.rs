@@ -1,9 +1,18 @@
 //! Following a consultation hosted on another node: resolve it (handle or URL), store it as a
-//! mirror (`name@host`), send `Follow`; its `Announce`s then fill the mirror.
+//! mirror (`name@host`), send `Follow`; its `Announce`s then fill the mirror, and a backfill
+//! reads the debate that was there before. The backfill is owed durably (`backfills`, written
+//! with the `Accept`) and retried until it has gone through the collection once.
+use std::time::Duration;
+
+use activitypub_federation::config::FederationConfig;
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
@@ -15,6 +24,7 @@ use super::delivery::{self, Signer};
 use crate::app::AppState;
 use crate::domain::Actor;
 use crate::error::{AppError, AppResult};
+use crate::store::backfill as backfills;
 use crate::store::{account, consultation, follow};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -197,21 +207,280 @@ pub async fn unfollow(state: &AppState, follower: &Actor, id: i32) -> AppResult<
     Ok(())
 }
 
+/// Records, in the caller's transaction (the one that accepts our follow), that the
+/// consultation's existing debate is owed to this node. Owed again from the start if it already
+/// was, or had been given up: a new follow deserves a fresh set of attempts.
+pub async fn owe_backfill(txn: &impl ConnectionTrait, consultation_id: i32) -> AppResult<()> {
+    let now = Utc::now();
+    backfills::Entity::insert(backfills::ActiveModel {
+        consultation_id: Set(consultation_id),
+        status: Set(PENDING.into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(backfills::Column::ConsultationId)
+            // `locked_until` is left alone: a run under way keeps its lease.
+            .update_columns([
+                backfills::Column::Status,
+                backfills::Column::Attempts,
+                backfills::Column::NextAttemptAt,
+                backfills::Column::LastError,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Runs the backfill owed to `consultation_id` at once, in the background, so that a new
+/// follower does not wait for the worker's next round; the row stays until the run has gone
+/// through the collection, so a crash or a failure leaves it to the worker.
+pub fn start_backfill(data: &FedData, consultation_id: i32) {
+    let data = data.reset_request_count();
+    tokio::spawn(async move {
+        match claim(&data, consultation_id).await {
+            Ok(Some(row)) => run_claimed(&data, row).await,
+            // Another process took it first, or it is not due.
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(consultation_id, error = %err, "backfill not started");
+            }
+        }
+    });
+}
+
+/// Starts this process's backfill worker: it runs the backfills that are due (failed runs
+/// whose backoff is over, runs lost with a process that died) and retries or gives up.
+pub fn spawn_backfill_worker(config: FederationConfig<AppState>) {
+    tokio::spawn(async move {
+        // A backfill is rarely due: the worker polls at the retry base, within bounds, so that
+        // compressed test schedules stay compressed and production does not poll five times a
+        // second for nothing.
+        let base = config
+            .to_request_data()
+            .settings
+            .federation
+            .retry_base_seconds;
+        let idle = Duration::from_secs_f64(if base.is_finite() {
+            base.clamp(0.2, 5.0)
+        } else {
+            5.0
+        });
+        loop {
+            match run_due(&config).await {
+                Ok(0) => tokio::time::sleep(idle).await,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, "backfill worker");
+                    tokio::time::sleep(idle.max(Duration::from_secs(1))).await;
+                }
+            }
+        }
+    });
+}
+
+const PENDING: &str = "pending";
+const FAILED: &str = "failed";
+/// Due backfills one round of the worker takes; each is a handful of requests to one origin.
+const BACKFILL_BATCH: u64 = 4;
+
+fn lease_seconds(data: &FedData) -> i64 {
+    data.settings.federation.delivery_lease_seconds.max(1)
+}
+
+/// Due and not held by a live process.
+fn due(now: chrono::DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(backfills::Column::Status.eq(PENDING))
+        .add(backfills::Column::NextAttemptAt.lte(now))
+        .add(
+            Condition::any()
+                .add(backfills::Column::LockedUntil.is_null())
+                .add(backfills::Column::LockedUntil.lt(now)),
+        )
+}
+
+/// Takes the backfill of `consultation_id` for a lease, if it is due and nobody holds it. One
+/// conditional UPDATE is the claim on both databases: on PostgreSQL a second process doing the
+/// same waits for the row, re-reads it, finds it leased and changes nothing.
+async fn claim(data: &FedData, consultation_id: i32) -> AppResult<Option<backfills::Model>> {
+    let now = Utc::now();
+    let lease = now + chrono::Duration::seconds(lease_seconds(data));
+    let claimed = backfills::Entity::update_many()
+        .col_expr(backfills::Column::LockedUntil, Expr::value(lease))
+        .filter(backfills::Column::ConsultationId.eq(consultation_id))
+        .filter(due(now))
+        .exec(&data.db)
+        .await?;
+    if claimed.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(backfills::Entity::find_by_id(consultation_id)
+        .one(&data.db)
+        .await?)
+}
+
+/// Claims and runs the due backfills; returns how many it ran.
+async fn run_due(config: &FederationConfig<AppState>) -> AppResult<usize> {
+    let data = config.to_request_data();
+    let candidates = backfills::Entity::find()
+        .filter(due(Utc::now()))
+        .order_by_asc(backfills::Column::NextAttemptAt)
+        .limit(BACKFILL_BATCH)
+        .all(&data.db)
+        .await?;
+    let mut claimed = Vec::new();
+    for candidate in candidates {
+        if let Some(row) = claim(&data, candidate.consultation_id).await? {
+            claimed.push(row);
+        }
+    }
+    let count = claimed.len();
+    futures_util::future::join_all(claimed.into_iter().map(|row| {
+        let data = config.to_request_data();
+        async move { run_claimed(&data, row).await }
+    }))
+    .await;
+    Ok(count)
+}
+
+/// How a run ended, when it did not fail.
+enum Ran {
+    /// Went through the collection (items that failed to fetch skipped): the row goes.
+    Done,
+    /// Nobody here follows the consultation any more, or it is gone: the row goes too.
+    Unwanted,
+    /// Never to be run: the reason, kept for the admins.
+    Refused(String),
+}
+
+async fn run_claimed(data: &FedData, row: backfills::Model) {
+    let consultation_id = row.consultation_id;
+    let outcome = run_leased(data, consultation_id).await;
+    if let Err(err) = record(data, row, outcome).await {
+        tracing::error!(consultation_id, error = %err, "backfill outcome not recorded");
+    }
+}
+
+async fn run_leased(data: &FedData, consultation_id: i32) -> AppResult<Ran> {
+    let Some(model) = consultation::Entity::find_by_id(consultation_id)
+        .one(&data.db)
+        .await?
+        .filter(|c| c.ap_id.is_some())
+    else {
+        return Ok(Ran::Unwanted);
+    };
+    // Everyone here stopped following meanwhile: the debate is no longer wanted.
+    let followed = follow::Entity::find()
+        .filter(follow::Column::ConsultationId.eq(consultation_id))
+        .filter(follow::Column::State.eq("accepted"))
+        .one(&data.db)
+        .await?
+        .is_some();
+    if !followed {
+        return Ok(Ran::Unwanted);
+    }
+    let group = DbGroup::new(data, model)?;
+    if let Some(refusal) = super::policy::Policy::load(&data.db)
+        .await?
+        .refusal_for_url(data, &group.ap_id)
+    {
+        return Ok(Ran::Refused(refusal.message(&super::host_of(&group.ap_id))));
+    }
+    let work = backfill(data, &group);
+    tokio::pin!(work);
+    // The lease is pushed back while the run lasts (up to 10 pages and 300 fetches, each of up
+    // to the fetch time limit), so that it can be short and a dead process's backfill is taken
+    // over soon after.
+    let lease = lease_seconds(data);
+    let mut beat = tokio::time::interval(Duration::from_millis((lease as u64) * 1000 / 3));
+    beat.tick().await;
+    loop {
+        tokio::select! {
+            outcome = &mut work => return outcome.map(|()| Ran::Done),
+            _ = beat.tick() => {
+                let until = Utc::now() + chrono::Duration::seconds(lease);
+                if let Err(err) = backfills::Entity::update_many()
+                    .col_expr(backfills::Column::LockedUntil, Expr::value(until))
+                    .filter(backfills::Column::ConsultationId.eq(consultation_id))
+                    .exec(&data.db)
+                    .await
+                {
+                    tracing::warn!(consultation_id, error = %err, "backfill lease not renewed");
+                }
+            }
+        }
+    }
+}
+
+async fn record(data: &FedData, row: backfills::Model, outcome: AppResult<Ran>) -> AppResult<()> {
+    let federation = &data.settings.federation;
+    let consultation_id = row.consultation_id;
+    let attempts = row.attempts + 1;
+    let (status, next, error) = match outcome {
+        Ok(ran @ (Ran::Done | Ran::Unwanted)) => {
+            if matches!(ran, Ran::Done) {
+                tracing::info!(consultation_id, attempts, "backfill done");
+            } else {
+                tracing::info!(consultation_id, "backfill dropped: no longer followed here");
+            }
+            backfills::Entity::delete_by_id(consultation_id)
+                .exec(&data.db)
+                .await?;
+            return Ok(());
+        }
+        Ok(Ran::Refused(note)) => {
+            tracing::warn!(consultation_id, %note, "backfill given up");
+            (FAILED, row.next_attempt_at, note)
+        }
+        // The consultation was deleted at its origin: nothing will ever be there to read.
+        Err(err @ AppError::Gone(_)) => {
+            tracing::warn!(consultation_id, error = %err, "backfill given up");
+            (FAILED, row.next_attempt_at, err.to_string())
+        }
+        Err(err) if attempts >= federation.max_attempts => {
+            tracing::warn!(consultation_id, attempts, error = %err, "backfill given up");
+            (FAILED, row.next_attempt_at, err.to_string())
+        }
+        Err(err) => {
+            let exponent = (attempts - 1).clamp(0, 20);
+            let delay =
+                (federation.retry_base_seconds.max(0.0) * 2f64.powi(exponent)).min(6.0 * 3600.0);
+            let next = Utc::now() + chrono::Duration::milliseconds((delay * 1000.0) as i64);
+            tracing::warn!(
+                consultation_id,
+                attempts,
+                error = %err,
+                %next,
+                "backfill failed, will retry"
+            );
+            (PENDING, next, err.to_string())
+        }
+    };
+    backfills::Entity::update_many()
+        .col_expr(backfills::Column::Status, Expr::value(status))
+        .col_expr(backfills::Column::Attempts, Expr::value(attempts))
+        .col_expr(backfills::Column::NextAttemptAt, Expr::value(next))
+        .col_expr(
+            backfills::Column::LockedUntil,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(backfills::Column::LastError, Expr::value(error))
+        .filter(backfills::Column::ConsultationId.eq(consultation_id))
+        .exec(&data.db)
+        .await?;
+    Ok(())
+}
+
 /// How much of an existing debate a new follower fetches: enough to show it, bounded so that a
 /// collection that pages forever or a huge debate cannot keep the node busy.
 const BACKFILL_PAGES: usize = 10;
 const BACKFILL_ITEMS: usize = 300;
-
-/// After our follow is accepted: fetches the consultation's existing proposals and arguments
-/// from its `context` collection, in the background.
-pub fn spawn_backfill(data: &FedData, group: DbGroup) {
-    let data = data.reset_request_count();
-    tokio::spawn(async move {
-        if let Err(err) = backfill(&data, &group).await {
-            tracing::warn!(consultation = %group.ap_id, error = %err, "backfill stopped");
-        }
-    });
-}
 
 fn item_ids(page: &serde_json::Value) -> Vec<Url> {
     let items = page

@@ -3,6 +3,7 @@ pub mod account;
 pub mod account_follow;
 pub mod argument;
 pub mod audit_log;
+pub mod backfill;
 pub mod comment;
 pub mod consultation;
 pub mod counter;
