@@ -127,6 +127,8 @@ pub enum VoteType {
     Like,
     Dislike,
     Vote,
+    /// Pleroma's and Akkoma's emoji reaction, read like Misskey's.
+    EmojiReact,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -143,14 +145,21 @@ pub struct VoteActivity {
     /// Misskey sends every emoji reaction as a `Like`: a thumbs-down is no agreement.
     #[serde(rename = "_misskey_reaction")]
     pub misskey_reaction: Option<String>,
+    /// The emoji of a Pleroma `EmojiReact` (and of a Misskey `Like`).
+    pub content: Option<String>,
 }
 
 impl VoteActivity {
     fn value(&self) -> AppResult<VoteValue> {
-        let reaction = self.misskey_reaction.as_deref().unwrap_or_default();
+        let reaction = self
+            .misskey_reaction
+            .as_deref()
+            .or(self.content.as_deref())
+            .unwrap_or_default();
+        let thumbs_down = reaction.trim_start().starts_with('\u{1F44E}');
         match (&self.kind, self.value.as_deref()) {
-            (VoteType::Like, _) if reaction.starts_with('\u{1F44E}') => Ok(VoteValue::Disagree),
-            (VoteType::Like, _) => Ok(VoteValue::Agree),
+            (VoteType::Like | VoteType::EmojiReact, _) if thumbs_down => Ok(VoteValue::Disagree),
+            (VoteType::Like | VoteType::EmojiReact, _) => Ok(VoteValue::Agree),
             (VoteType::Dislike, _) => Ok(VoteValue::Disagree),
             (VoteType::Vote, Some(value)) => VoteValue::parse(value),
             (VoteType::Vote, None) => Err(AppError::BadInput("a Vote needs a value".into())),
