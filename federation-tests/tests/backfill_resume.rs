@@ -465,9 +465,48 @@ async fn a_backfill_that_keeps_failing_is_given_up_and_a_new_follow_owes_it_agai
     assert_eq!(front.context_requests(), 3, "max_attempts runs, then none");
     assert!(shown(&follower, &front).await.is_empty());
 
+    // Admins see it given up, and why, on the API and the command line.
+    follower.create_user("gardien", PASSWORD, true).unwrap();
+    let admin = token(&follower, "gardien").await;
+    let owed: Value = client()
+        .get(format!("{}/api/v1/admin/backfills", follower.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        owed[0]["consultation"],
+        format!("velo@{}", front.host()),
+        "{owed}"
+    );
+    assert_eq!(owed[0]["status"], "failed", "{owed}");
+    assert_eq!(owed[0]["attempts"], 3, "{owed}");
+    assert!(owed[0]["last_error"].to_string().contains("503"), "{owed}");
+    let lea = token(&follower, "lea").await;
+    let refused = client()
+        .get(format!("{}/api/v1/admin/backfills", follower.url))
+        .bearer_auth(&lea)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "admins only");
+    let shown_to_admins = follower.admin_output(&["backfills"]).unwrap();
+    let text = String::from_utf8_lossy(&shown_to_admins.stdout);
+    assert!(shown_to_admins.status.success(), "{text}");
+    assert!(text.contains("given up") && text.contains("503"), "{text}");
+
     // Another account here follows: the debate is owed again, with fresh attempts.
     front.set(Context::Forward);
     follow(&follower, &front, "noe").await;
     shows_the_whole_debate_once(&follower, &origin, &front).await;
     assert_eq!(front.context_requests(), 4);
+    let text = follower.admin_output(&["backfills"]).unwrap().stdout;
+    assert!(
+        String::from_utf8_lossy(&text).contains("no backfill owed"),
+        "done: {}",
+        String::from_utf8_lossy(&text)
+    );
 }

@@ -10,6 +10,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, ApiUser};
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody};
 use crate::federation::policy::{DomainPolicy, FederationMode};
+use crate::services::backfills::{self, OwedBackfill};
 use crate::services::deliveries::{self, PeerDeliveries};
 use crate::services::moderation::{
     self, AccountStatus, AuditEntry, AuditQuery, DomainRuleView, FederationOverview, Scope,
@@ -157,6 +158,18 @@ pub async fn deliveries(
     user: ApiUser,
 ) -> AppResult<Json<Vec<PeerDeliveries>>> {
     Ok(Json(deliveries::by_peer(&state, Some(&user.actor)).await?))
+}
+
+/// The debates of followed consultations still to be read from their nodes (backfills): those
+/// retried, and those given up on, with the last error (admins).
+#[utoipa::path(get, path = "/api/v1/admin/backfills", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [OwedBackfill]), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+pub async fn backfills(
+    State(state): State<AppState>,
+    user: ApiUser,
+) -> AppResult<Json<Vec<OwedBackfill>>> {
+    Ok(Json(backfills::owed(&state, Some(&user.actor)).await?))
 }
 
 #[derive(Debug, serde::Serialize, ToSchema)]

@@ -73,6 +73,7 @@ pub use extract::{ApiJson, ApiUser, MaybeApiUser};
         admin::audit,
         admin::deliveries,
         admin::retry_deliveries,
+        admin::backfills,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth)
@@ -203,6 +204,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/admin/audit", get(admin::audit))
         .route("/api/v1/admin/deliveries", get(admin::deliveries))
+        .route("/api/v1/admin/backfills", get(admin::backfills))
         .route(
             "/api/v1/admin/deliveries/{server}/retry",
             post(admin::retry_deliveries),

@@ -114,6 +114,9 @@ pub enum AdminCommand {
     /// Show, per remote server, what was delivered, what is still retried and what was given
     /// up on after `federation.max_attempts`, with the last error.
     Deliveries,
+    /// Show the debates of followed consultations still to be read from their nodes
+    /// (backfills): retried, or given up on, with the last error.
+    Backfills,
     /// Send again what a server missed after its deliveries were given up on (it is back).
     RetryDeliveries {
         /// The server, as `host` or `host:port`.
@@ -343,6 +346,28 @@ async fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> 
                     peer.pending,
                     peer.failed,
                     peer.last_error.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        AdminCommand::Backfills => {
+            let owed = crate::services::backfills::owed(&state, None).await?;
+            if owed.is_empty() {
+                println!("no backfill owed: every followed consultation's debate was read");
+            } else {
+                println!("consultation\tstate\ttries\tlast error");
+            }
+            for backfill in &owed {
+                let state = match backfill.next_attempt_at {
+                    Some(next) => {
+                        format!("retrying, next {}", next.format("%Y-%m-%d %H:%M:%S UTC"))
+                    }
+                    None => "given up".to_owned(),
+                };
+                println!(
+                    "{}\t{state}\t{}\t{}",
+                    backfill.consultation,
+                    backfill.attempts,
+                    backfill.last_error.as_deref().unwrap_or("-")
                 );
             }
         }

@@ -2,6 +2,7 @@
 //! one transaction. The web pages, the JSON API and the CLI all call these functions, so a rule
 //! holds the same way whichever door a person comes through.
 pub mod accounts;
+pub mod backfills;
 pub mod consultations;
 pub mod contributions;
 pub mod deliveries;
