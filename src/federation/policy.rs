@@ -170,10 +170,12 @@ pub fn normalize_domain(raw: &str) -> AppResult<String> {
     };
     let host = host.trim_end_matches('.');
     let parsed = match url::Host::parse(host).map_err(|e| bad(&e.to_string()))? {
-        // The parser decodes `%2E`: dots that only then end the name go as well.
+        // The parser decodes `%2E`: dots that only then end the name go as well, and what is
+        // left is read again (`1.%2E` is the address `0.0.0.1`, as `1.` is), so that a
+        // normalized name normalizes to itself.
         url::Host::Domain(domain) if domain.ends_with('.') => match domain.trim_end_matches('.') {
             "" => return Err(bad("it is empty")),
-            name => url::Host::Domain(name.to_owned()),
+            name => url::Host::parse(name).map_err(|e| bad(&e.to_string()))?,
         },
         other => other,
     };
@@ -533,6 +535,11 @@ mod tests {
             "social.example"
         );
         assert_eq!(normalize_domain("[::1]:3000").unwrap(), "[::1]:3000");
+        // A number ending in an encoded dot is the address the number is, as `1.` is, and stays
+        // so when normalized again (found by the `webfinger` fuzz target).
+        for raw in ["1.%2E", "1.", "1", "0.0.0.1"] {
+            assert_eq!(normalize_domain(raw).unwrap(), "0.0.0.1", "{raw}");
+        }
         for bad in [
             "",
             "not a host!",
