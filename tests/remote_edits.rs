@@ -323,3 +323,111 @@ async fn edits_of_proposals_sources_and_comments_are_stored_and_announced_togeth
         edit_during_a_fault(&d, kind).await;
     }
 }
+
+/// Polls `check` every 100 ms for up to 30 s.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A mirror that lost a proposal's `Announce` gets the proposal from the Group's next `Update`
+/// of it, instead of refusing the `Update` (404) and missing it for good.
+#[tokio::test]
+async fn a_mirror_that_missed_a_proposal_gets_it_from_its_next_update() {
+    let origin = TestApp::spawn_federating().await;
+    let mirror = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    let claire = mirror.user_token("claire", Role::Member).await;
+    let handle = format!("budget@{}", origin.url.trim_start_matches("http://"));
+    let (status, body) = mirror
+        .api(
+            Method::POST,
+            "/api/v1/follows",
+            Some(&claire),
+            Some(json!({"target": handle})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    eventually("the follow accepted", || async {
+        let (_, follows) = mirror
+            .api(Method::GET, "/api/v1/follows", Some(&claire), None)
+            .await;
+        follows
+            .as_array()?
+            .iter()
+            .any(|f| f["state"] == "accepted")
+            .then_some(())
+    })
+    .await;
+    let (status, proposal) = origin
+        .api(
+            Method::POST,
+            "/api/v1/consultations/budget/proposals",
+            Some(&admin),
+            Some(json!({"title": "Des bancs", "body": "Sur la place."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{proposal}");
+    let listed = format!("/api/v1/consultations/{handle}/proposals");
+    let titles = || async {
+        let (_, list) = mirror.api(Method::GET, &listed, None, None).await;
+        list["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|p| p["title"].as_str().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    eventually("the proposal on the mirror", || async {
+        (titles().await == ["Des bancs"]).then_some(())
+    })
+    .await;
+    // As if its Announce had never arrived.
+    palabre::store::proposal::Entity::delete_many()
+        .exec(&mirror.state.db)
+        .await
+        .unwrap();
+    assert!(titles().await.is_empty());
+
+    let (status, body) = origin
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/proposals/{}", proposal["id"]),
+            Some(&admin),
+            Some(json!({"title": "Des bancs ombragés"})),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    eventually("the edited proposal on the mirror", || async {
+        (titles().await == ["Des bancs ombragés"]).then_some(())
+    })
+    .await;
+    let delivered = delivery::Entity::find()
+        .all(&origin.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.payload.contains("ombragés") && d.payload.contains("\"Update\""))
+        .collect::<Vec<_>>();
+    assert!(
+        delivered.iter().any(|d| d.status == "delivered"),
+        "the Update was taken, not refused: {delivered:?}"
+    );
+}

@@ -144,7 +144,7 @@ pub struct Announce {
 impl Contribution {
     /// Stores an announced contribution. An embedded copy is believed only when it comes from
     /// the object's own host; otherwise it is fetched again from its origin.
-    async fn store(self, announcer: &Url, data: &FedData) -> AppResult<()> {
+    pub(super) async fn store(self, announcer: &Url, data: &FedData) -> AppResult<()> {
         let id = self.id().clone();
         // Our own contribution, announced back by its consultation's origin: it was accepted.
         if super::is_local(data, &id) {
@@ -275,7 +275,7 @@ impl Activity for Announce {
 }
 
 /// The remote consultation `actor` names, if this node follows it.
-async fn followed_group(data: &FedData, actor: &Url) -> AppResult<Option<DbGroup>> {
+pub(super) async fn followed_group(data: &FedData, actor: &Url) -> AppResult<Option<DbGroup>> {
     let Some(group) = DbGroup::read_from_id(actor.clone(), data)
         .await?
         .filter(|g| !g.is_local())
@@ -315,9 +315,24 @@ async fn verify_relay(announce: &Announce, group: &DbGroup, data: &FedData) -> A
             };
         }
     };
+    relayable(contribution, group, data).await?;
+    if let Announced::Create(create) = &announce.object {
+        // The Create speaks for its author: both must be on the object's host.
+        super::verify_same_origin(create.actor.inner(), create.object.id())?;
+    }
+    Ok(())
+}
+
+/// What a followed Group may relay (in an `Announce`, or an `Update` of something this node
+/// never received): proposals addressed to it, and replies to its own proposals.
+pub(super) async fn relayable(
+    contribution: &Contribution,
+    group: &DbGroup,
+    data: &FedData,
+) -> AppResult<()> {
     let parent = match contribution {
         Contribution::Page(page) => {
-            if page.audience.as_ref().map(|a| a.inner()) != Some(&announce.actor) {
+            if page.audience.as_ref().map(|a| a.inner()) != Some(&group.ap_id) {
                 return Err(AppError::Forbidden(
                     "a consultation announces only proposals addressed to it".into(),
                 ));
@@ -340,10 +355,6 @@ async fn verify_relay(announce: &Announce, group: &DbGroup, data: &FedData) -> A
                 "a consultation announces only replies to its own proposals".into(),
             ));
         }
-    }
-    if let Announced::Create(create) = &announce.object {
-        // The Create speaks for its author: both must be on the object's host.
-        super::verify_same_origin(create.actor.inner(), create.object.id())?;
     }
     Ok(())
 }

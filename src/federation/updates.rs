@@ -99,9 +99,14 @@ impl Activity for UpdateObject {
     }
 
     async fn verify(&self, data: &FedData) -> AppResult<()> {
-        let stored = stored(data, self.object.id())
-            .await?
-            .ok_or_else(|| AppError::NotFound("unknown object".into()))?;
+        let Some(stored) = stored(data, self.object.id()).await? else {
+            // A followed Group updating what this node never received (its `Announce` was
+            // lost): taken as that `Announce` would have been.
+            return match super::activities::followed_group(data, &self.actor).await? {
+                Some(group) => super::activities::relayable(&self.object, &group, data).await,
+                None => Err(AppError::NotFound("unknown object".into())),
+            };
+        };
         let same_kind = matches!(
             (&self.object, stored.changed()),
             (Contribution::Page(_), Changed::Proposal(_))
@@ -128,9 +133,9 @@ impl Activity for UpdateObject {
     }
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
-        let stored = stored(data, self.object.id())
-            .await?
-            .ok_or_else(|| AppError::NotFound("unknown object".into()))?;
+        let Some(stored) = stored(data, self.object.id()).await? else {
+            return self.object.store(&self.actor, data).await;
+        };
         let local_consultation = stored.group.ap_id.is_none();
         if local_consultation {
             // An author editing in a consultation hosted here: the same rules as a local edit
