@@ -431,3 +431,42 @@ async fn a_mirror_that_missed_a_proposal_gets_it_from_its_next_update() {
         "the Update was taken, not refused: {delivered:?}"
     );
 }
+
+/// An older edit that arrives after a newer one (a retry overtaken by the next edit) does not
+/// bring the old text back; a newer one still applies.
+#[tokio::test]
+async fn an_older_edit_arriving_late_does_not_undo_a_newer_one() {
+    let d = debate().await;
+    let written = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let at = |minutes: i64| (written + chrono::Duration::minutes(minutes)).to_rfc3339();
+    let version = |text: &str, minutes: Option<i64>| {
+        let mut note = d.argument(&format!("<p>{text}</p>"));
+        note["published"] = json!(at(0));
+        if let Some(minutes) = minutes {
+            note["updated"] = json!(at(minutes));
+        }
+        note
+    };
+    let create = d.activity("Create", "ordre", version("Premier jet.", None));
+    assert_eq!(d.send(&create).await, StatusCode::ACCEPTED);
+    let second = d.activity("Update", "ordre-2", version("Deuxième version.", Some(2)));
+    assert_eq!(d.send(&second).await, StatusCode::ACCEPTED);
+    assert_eq!(d.argument_text().await, "Deuxième version.");
+
+    let first = d.activity("Update", "ordre-1", version("Première version.", Some(1)));
+    assert_eq!(
+        d.send(&first).await,
+        StatusCode::ACCEPTED,
+        "taken, and ignored"
+    );
+    assert_eq!(d.argument_text().await, "Deuxième version.");
+    assert_eq!(
+        d.updates_saying("Première version.").await,
+        0,
+        "not relayed"
+    );
+
+    let third = d.activity("Update", "ordre-3", version("Troisième version.", Some(3)));
+    assert_eq!(d.send(&third).await, StatusCode::ACCEPTED);
+    assert_eq!(d.argument_text().await, "Troisième version.");
+}

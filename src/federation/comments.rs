@@ -162,7 +162,7 @@ pub(crate) async fn prepare_comment(
         },
     };
     active.body = Set(body);
-    active.updated_at = Set(json.updated.unwrap_or(now).min(now));
+    active.updated_at = Set(json.updated.or(json.published).unwrap_or(now).min(now));
     Ok(CommentWrite::Row(active))
 }
 

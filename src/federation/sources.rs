@@ -240,7 +240,7 @@ pub(crate) async fn prepare_source(
         .summary
         .map(|d| html_to_text(&d).chars().take(2000).collect::<String>())
         .filter(|d| !d.trim().is_empty()));
-    active.updated_at = Set(json.updated.unwrap_or(now));
+    active.updated_at = Set(json.updated.or(json.published).unwrap_or(now));
     Ok(SourceWrite::Row(active))
 }
 

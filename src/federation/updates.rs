@@ -5,7 +5,7 @@
 //! own author; anyone else is refused.
 use activitypub_federation::kinds::activity::{DeleteType, UpdateType};
 use activitypub_federation::traits::Activity;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -190,6 +190,16 @@ async fn apply(
         }
     };
     let txn = crate::store::begin_write(&data.db).await?;
+    // An older version arriving after a newer one (a retry overtaken by the next edit): the
+    // newer stays. Both dates are the author's (or the origin's) clock: see `prepare_*`.
+    if let (Some(sent), Some(current)) = (
+        sent_updated(object),
+        current_updated(&txn, stored.changed()).await?,
+    ) && sent < current
+    {
+        tracing::info!(object = %object.id(), %sent, %current, "older edit ignored");
+        return Ok(());
+    }
     let before = if stored.group.ap_id.is_none() {
         Some(publish::federated_json(&txn, data, stored.changed()).await?)
     } else {
@@ -217,6 +227,42 @@ async fn apply(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// When the sender says this version was written.
+fn sent_updated(object: &Contribution) -> Option<DateTime<Utc>> {
+    match object {
+        Contribution::Page(page) => page.updated,
+        Contribution::Note(note) | Contribution::Comment(note) => note.updated,
+        Contribution::Source(source) => source.updated,
+        Contribution::PollAnswer(_) => None,
+    }
+}
+
+/// When the stored version was written, as its sender said.
+async fn current_updated(
+    db: &impl ConnectionTrait,
+    changed: Changed,
+) -> AppResult<Option<DateTime<Utc>>> {
+    use crate::store::{argument, comment, proposal, source};
+    Ok(match changed {
+        Changed::Proposal(id) => proposal::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|m| m.updated_at),
+        Changed::Argument(id) => argument::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|m| m.updated_at),
+        Changed::Source(id) => source::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|m| m.updated_at),
+        Changed::Comment(id) => comment::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|m| m.updated_at),
+    })
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -312,7 +312,7 @@ pub(crate) async fn prepare_note(
             .is_some_and(|c| c.ap_id.is_none());
     active.stance = Set(stance.as_str().to_owned());
     active.body = Set(json.markdown());
-    active.updated_at = Set(json.updated.unwrap_or(now));
+    active.updated_at = Set(json.updated.or(json.published).unwrap_or(now));
     Ok(NoteWrite::Row {
         active,
         sent_number: json.number,

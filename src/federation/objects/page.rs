@@ -265,7 +265,7 @@ pub(crate) async fn prepare_page(
     };
     active.title = Set(clean_name(&json.name, TITLE_MAX));
     active.body = Set(remote_markdown(json.source.as_ref(), &json.content));
-    active.updated_at = Set(json.updated.unwrap_or(now));
+    active.updated_at = Set(json.updated.or(json.published).unwrap_or(now));
     if group.is_local() {
         // Sent to a consultation hosted here: its state, answer and tallies are ours to
         // decide, whatever the sender claims.
