@@ -190,6 +190,11 @@ impl IntoResponse for AppError {
 impl From<activitypub_federation::error::Error> for AppError {
     fn from(err: activitypub_federation::error::Error) -> Self {
         use activitypub_federation::error::Error as Fed;
+        if let Fed::ReqwestMiddleware(cause) = &err
+            && let Some(url) = missing_at(cause)
+        {
+            return AppError::NotFound(format!("{url} answered 404: there is nothing there"));
+        }
         match err {
             Fed::NotFound => AppError::NotFound("object not found".into()),
             Fed::ActivitySignatureInvalid | Fed::ActivityBodyDigestInvalid => {
@@ -203,12 +208,6 @@ impl From<activitypub_federation::error::Error> for AppError {
             }),
             Fed::UrlVerificationError(_) => AppError::BadInput(err.to_string()),
             Fed::ObjectDeleted(_) => AppError::Gone(err.to_string()),
-            Fed::ReqwestMiddleware(ref cause) if missing_at(cause).is_some() => {
-                let url = missing_at(cause)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                AppError::NotFound(format!("{url} answered 404: there is nothing there"))
-            }
             // The library's own wording advises an environment variable that turns the check off.
             Fed::DomainResolveError(host) => AppError::Remote(format!(
                 "{host} does not resolve, or resolves to an address that is not public: not fetched"

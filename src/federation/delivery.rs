@@ -196,16 +196,23 @@ async fn record(row: delivery::Model, outcome: AppResult<Sent>, state: &AppState
             if attempts >= federation.max_attempts {
                 active.status = Set("failed".into());
             } else {
-                let exponent = (attempts - 1).clamp(0, 20);
-                let delay = (federation.retry_base_seconds.max(0.0) * 2f64.powi(exponent))
-                    .min(6.0 * 3600.0);
-                let delay = chrono::Duration::milliseconds((delay * 1000.0) as i64);
-                active.next_attempt_at = Set(Utc::now() + delay);
+                active.next_attempt_at = Set(Utc::now() + retry_delay(federation, attempts));
             }
         }
     }
     active.update(&state.db).await?;
     Ok(())
+}
+
+/// How long to wait after the `attempts`-th failure: `retry_base_seconds`, doubling, at most 6
+/// hours. Deliveries and backfills share it.
+pub(crate) fn retry_delay(
+    federation: &crate::config::FederationSettings,
+    attempts: i32,
+) -> chrono::Duration {
+    let exponent = (attempts - 1).clamp(0, 20);
+    let seconds = (federation.retry_base_seconds.max(0.0) * 2f64.powi(exponent)).min(6.0 * 3600.0);
+    chrono::Duration::milliseconds((seconds * 1000.0) as i64)
 }
 
 /// A row for a server the federation policy refuses (blocked, or not a partner in allow-list

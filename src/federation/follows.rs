@@ -448,10 +448,7 @@ async fn record(data: &FedData, row: backfills::Model, outcome: AppResult<Ran>) 
             (FAILED, row.next_attempt_at, err.to_string())
         }
         Err(err) => {
-            let exponent = (attempts - 1).clamp(0, 20);
-            let delay =
-                (federation.retry_base_seconds.max(0.0) * 2f64.powi(exponent)).min(6.0 * 3600.0);
-            let next = Utc::now() + chrono::Duration::milliseconds((delay * 1000.0) as i64);
+            let next = Utc::now() + delivery::retry_delay(federation, attempts);
             tracing::warn!(
                 consultation_id,
                 attempts,

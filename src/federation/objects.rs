@@ -21,7 +21,7 @@ pub(crate) use note::{NoteWrite, parent_proposal, prepare_note, save_note};
 pub use page::{DbProposal, Page, Tally, Voucher, page_json, store_page};
 pub(crate) use page::{PageWrite, prepare_page, save_page};
 
-fn url(raw: &str) -> AppResult<Url> {
+pub(super) fn url(raw: &str) -> AppResult<Url> {
     Url::parse(raw).map_err(|e| AppError::Internal(anyhow::anyhow!("bad URL {raw}: {e}")))
 }
 

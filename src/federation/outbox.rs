@@ -10,28 +10,38 @@ use serde_json::{Value, json};
 
 use super::FedData;
 use super::actors::{DbGroup, DbPerson};
-use super::objects::page_json;
+use super::objects::{page_json, url};
+use super::policy::Policy;
+use super::publish::{author_create, group_activity};
 use crate::error::AppResult;
 use crate::store::{account, proposal};
 
 /// Lemmy reads at most this many (`FETCH_LIMIT_MAX`); more would only be sent for nothing.
 const OUTBOX_PROPOSALS: u64 = 50;
 
-const AS_PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
-
-/// The outbox of a consultation hosted here, newest proposal first.
-pub(super) async fn of_group(data: &FedData, group: &DbGroup) -> AppResult<Value> {
-    // What blocked or suspended accounts wrote is hidden here, so not offered to others either.
-    let policy = super::policy::Policy::load(&data.db).await?;
-    let proposals = proposal::Entity::find()
-        .filter(proposal::Column::ConsultationId.eq(group.model.id))
+/// The newest visible proposals of a consultation, at most `limit`. What blocked or suspended
+/// accounts wrote is hidden here, so not offered to others either.
+pub(super) async fn visible_proposals(
+    data: &FedData,
+    policy: &Policy,
+    consultation_id: i32,
+    limit: u64,
+) -> AppResult<Vec<proposal::Model>> {
+    Ok(proposal::Entity::find()
+        .filter(proposal::Column::ConsultationId.eq(consultation_id))
         .filter(proposal::Column::Hidden.eq(false))
         .filter(proposal::Column::Withdrawn.eq(false))
         .filter(policy.author_shown(proposal::Column::AuthorId))
         .order_by_desc(proposal::Column::Id)
-        .limit(OUTBOX_PROPOSALS)
+        .limit(limit)
         .all(&data.db)
-        .await?;
+        .await?)
+}
+
+/// The outbox of a consultation hosted here, newest proposal first.
+pub(super) async fn of_group(data: &FedData, group: &DbGroup) -> AppResult<Value> {
+    let policy = Policy::load(&data.db).await?;
+    let proposals = visible_proposals(data, &policy, group.model.id, OUTBOX_PROPOSALS).await?;
     let author_ids: Vec<i32> = proposals.iter().map(|p| p.author_id).collect();
     let authors = account::Entity::find()
         .filter(account::Column::Id.is_in(author_ids))
@@ -43,27 +53,16 @@ pub(super) async fn of_group(data: &FedData, group: &DbGroup) -> AppResult<Value
         let Some(author) = authors.iter().find(|a| a.id == proposal.author_id) else {
             continue;
         };
-        let page = page_json(data, proposal, author, &group.model)?;
+        let page = serde_json::to_value(page_json(data, proposal, author, &group.model)?)
+            .map_err(anyhow::Error::from)?;
         // Stable ids under the outbox: these activities are not stored, only rebuilt.
-        let create = json!({
-            "type": "Create",
-            "id": format!("{outbox}/proposals/{}/create", proposal.id),
-            "actor": DbPerson::new(data, author.clone())?.ap_id,
-            "object": page,
-            "to": [AS_PUBLIC, group.ap_id],
-            "cc": [group.followers_url()],
-            "audience": group.ap_id,
-            "published": proposal.created_at,
-        });
-        items.push(json!({
-            "type": "Announce",
-            "id": format!("{outbox}/proposals/{}/announce", proposal.id),
-            "actor": group.ap_id,
-            "object": create,
-            "to": [AS_PUBLIC],
-            "cc": [group.followers_url()],
-            "published": proposal.created_at,
-        }));
+        let activity_id = |what: &str| url(&format!("{outbox}/proposals/{}/{what}", proposal.id));
+        let author_id = DbPerson::new(data, author.clone())?.ap_id;
+        let mut create = author_create(group, &author_id, &activity_id("create")?, page);
+        create["published"] = json!(proposal.created_at);
+        let mut announce = group_activity(group, "Announce", &activity_id("announce")?, create);
+        announce["published"] = json!(proposal.created_at);
+        items.push(announce);
     }
     Ok(json!({
         "type": "OrderedCollection",

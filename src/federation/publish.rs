@@ -192,15 +192,32 @@ async fn group_to_followers(
     }
     let actor = DbGroup::new(state, group.clone())?;
     let id = super::new_activity_id(state, &kind.to_lowercase())?;
-    let activity = json!({
+    let activity = group_activity(&actor, kind, &id, object);
+    delivery::enqueue(db, &id, Signer::Consultation(group.id), &activity, inboxes).await
+}
+
+/// An activity of a consultation hosted here, addressed to the public and its followers.
+pub(crate) fn group_activity(group: &DbGroup, kind: &str, id: &Url, object: Value) -> Value {
+    json!({
         "type": kind,
         "id": id,
-        "actor": actor.ap_id,
+        "actor": group.ap_id,
         "object": object,
         "to": [AS_PUBLIC],
-        "cc": [actor.followers_url()],
-    });
-    delivery::enqueue(db, &id, Signer::Consultation(group.id), &activity, inboxes).await
+        "cc": [group.followers_url()],
+    })
+}
+
+/// The author's `Create` of a contribution to `group`, as the Group announces it (FEP-1b12).
+pub(crate) fn author_create(group: &DbGroup, author: &Url, id: &Url, object: Value) -> Value {
+    json!({
+        "type": "Create",
+        "id": id,
+        "actor": author,
+        "object": object,
+        "to": [AS_PUBLIC, group.ap_id],
+        "cc": [group.followers_url()],
+    })
 }
 
 /// A new contribution: the Group announces the author's `Create` (FEP-1b12), or the author
@@ -225,14 +242,8 @@ pub async fn created(
     }
     let group = DbGroup::new(state, loaded.group.clone())?;
     let author_id = DbPerson::new(state, loaded.author.clone())?.ap_id;
-    let create = json!({
-        "type": "Create",
-        "id": super::new_activity_id(state, "create")?,
-        "actor": author_id,
-        "object": loaded.json,
-        "to": [AS_PUBLIC, group.ap_id],
-        "cc": [group.followers_url()],
-    });
+    let id = super::new_activity_id(state, "create")?;
+    let create = author_create(&group, &author_id, &id, loaded.json.clone());
     group_to_followers(db, state, &loaded.group, "Announce", create).await?;
     for_microblogs(db, state, changed, &loaded, "Create").await?;
     author_followers(db, state, &loaded, "Create", loaded.json.clone()).await

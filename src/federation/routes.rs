@@ -385,17 +385,8 @@ async fn group_outbox(Path(slug): Path<String>, data: FedData) -> AppResult<Resp
 /// `context`): the latest 500 proposals, newest first, then the latest 500 of their arguments.
 async fn group_context(Path(slug): Path<String>, data: FedData, uri: Uri) -> AppResult<Response> {
     let group = local_group(&data, &slug).await?;
-    // What blocked or suspended accounts wrote is hidden here, so not offered to others either.
     let policy = super::policy::Policy::load(&data.db).await?;
-    let proposals = proposal::Entity::find()
-        .filter(proposal::Column::ConsultationId.eq(group.model.id))
-        .filter(proposal::Column::Hidden.eq(false))
-        .filter(proposal::Column::Withdrawn.eq(false))
-        .filter(policy.author_shown(proposal::Column::AuthorId))
-        .order_by_desc(proposal::Column::Id)
-        .limit(500)
-        .all(&data.db)
-        .await?;
+    let proposals = super::outbox::visible_proposals(&data, &policy, group.model.id, 500).await?;
     let ids: Vec<i32> = proposals.iter().map(|p| p.id).collect();
     let proposal_ids = ids.clone();
     let arguments = argument::Entity::find()
