@@ -4,7 +4,7 @@
 //! PALABRE_TEST_DATABASE_URL, and on the SQLite pass this test says so and checks nothing.
 mod common;
 
-use common::TestApp;
+use common::{TestApp, eventually};
 use palabre::domain::Role;
 use palabre::store::delivery;
 use reqwest::{Method, StatusCode};
@@ -131,26 +131,7 @@ async fn an_inbox_whose_database_is_down_answers_503_and_gets_the_activity_once_
     origin.consultation(&admin, "budget", 30).await;
     let claire = follower.user_token("claire", Role::Member).await;
     let handle = format!("budget@{}", origin.url.trim_start_matches("http://"));
-    let (status, body) = follower
-        .api(
-            Method::POST,
-            "/api/v1/follows",
-            Some(&claire),
-            Some(json!({"target": handle})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    eventually("the follow accepted", || async {
-        let (_, follows) = follower
-            .api(Method::GET, "/api/v1/follows", Some(&claire), None)
-            .await;
-        follows
-            .as_array()?
-            .iter()
-            .any(|f| f["state"] == "accepted")
-            .then_some(())
-    })
-    .await;
+    follower.follow_accepted(&claire, &handle).await;
 
     let database = url::Url::parse(&follower.state.settings.database.url)
         .unwrap()
@@ -251,26 +232,7 @@ async fn the_delivery_worker_survives_its_own_database_going_away() {
     origin.consultation(&admin, "budget", 30).await;
     let claire = follower.user_token("claire", Role::Member).await;
     let handle = format!("budget@{}", origin.url.trim_start_matches("http://"));
-    let (status, body) = follower
-        .api(
-            Method::POST,
-            "/api/v1/follows",
-            Some(&claire),
-            Some(json!({"target": handle})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    eventually("the follow accepted", || async {
-        let (_, follows) = follower
-            .api(Method::GET, "/api/v1/follows", Some(&claire), None)
-            .await;
-        follows
-            .as_array()?
-            .iter()
-            .any(|f| f["state"] == "accepted")
-            .then_some(())
-    })
-    .await;
+    follower.follow_accepted(&claire, &handle).await;
     let propose = |title: &'static str| {
         let origin = &origin;
         let admin = admin.clone();
@@ -350,25 +312,6 @@ async fn the_delivery_worker_survives_its_own_database_going_away() {
         rows.iter().all(|r| r.status == "delivered").then_some(())
     })
     .await;
-}
-
-/// Polls `check` every 100 ms for up to 60 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }
 
 /// A full disk, as SQLite reports it (`SQLITE_FULL`, here by capping the file's size with

@@ -5,14 +5,14 @@
 //! fault is real: a trigger makes every insert into the delivery queue fail.
 mod common;
 
-use common::{TestApp, send_signed};
+use common::{TestApp, eventually, send_signed};
 use palabre::domain::Role;
 use palabre::federation::actors::DbPerson;
 use palabre::federation::keys;
 use palabre::services::accounts;
 use palabre::store::delivery;
 use reqwest::{Method, StatusCode};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
@@ -201,36 +201,11 @@ impl Debate {
 
     /// From now on every insert into the delivery queue fails, as on a full disk.
     async fn break_the_queue(&self) {
-        let db = &self.origin.state.db;
-        let statements: &[&str] = match db.get_database_backend() {
-            DbBackend::Postgres => &[
-                "CREATE FUNCTION deliveries_fail() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                 BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END $$",
-                "CREATE TRIGGER deliveries_fail BEFORE INSERT ON deliveries \
-                 FOR EACH ROW EXECUTE FUNCTION deliveries_fail()",
-            ],
-            _ => &[
-                "CREATE TRIGGER deliveries_fail BEFORE INSERT ON deliveries \
-                   BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-            ],
-        };
-        for statement in statements {
-            db.execute_unprepared(statement).await.unwrap();
-        }
+        self.origin.inserts_fail("deliveries", true).await;
     }
 
     async fn repair_the_queue(&self) {
-        let db = &self.origin.state.db;
-        let statements: &[&str] = match db.get_database_backend() {
-            DbBackend::Postgres => &[
-                "DROP TRIGGER deliveries_fail ON deliveries",
-                "DROP FUNCTION deliveries_fail()",
-            ],
-            _ => &["DROP TRIGGER deliveries_fail"],
-        };
-        for statement in statements {
-            db.execute_unprepared(statement).await.unwrap();
-        }
+        self.origin.inserts_fail("deliveries", false).await;
     }
 }
 
@@ -324,25 +299,6 @@ async fn edits_of_proposals_sources_and_comments_are_stored_and_announced_togeth
     }
 }
 
-/// Polls `check` every 100 ms for up to 30 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 /// A mirror that lost a proposal's `Announce` gets the proposal from the Group's next `Update`
 /// of it, instead of refusing the `Update` (404) and missing it for good.
 #[tokio::test]
@@ -353,26 +309,7 @@ async fn a_mirror_that_missed_a_proposal_gets_it_from_its_next_update() {
     origin.consultation(&admin, "budget", 30).await;
     let claire = mirror.user_token("claire", Role::Member).await;
     let handle = format!("budget@{}", origin.url.trim_start_matches("http://"));
-    let (status, body) = mirror
-        .api(
-            Method::POST,
-            "/api/v1/follows",
-            Some(&claire),
-            Some(json!({"target": handle})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    eventually("the follow accepted", || async {
-        let (_, follows) = mirror
-            .api(Method::GET, "/api/v1/follows", Some(&claire), None)
-            .await;
-        follows
-            .as_array()?
-            .iter()
-            .any(|f| f["state"] == "accepted")
-            .then_some(())
-    })
-    .await;
+    mirror.follow_accepted(&claire, &handle).await;
     let (status, proposal) = origin
         .api(
             Method::POST,

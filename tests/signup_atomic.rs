@@ -5,7 +5,6 @@ mod common;
 
 use common::{PASSWORD, TestApp};
 use reqwest::{Client, Method, StatusCode};
-use sea_orm::{ConnectionTrait, DbBackend};
 
 fn browser() -> Client {
     Client::builder()
@@ -21,28 +20,6 @@ fn csrf_of(html: &str) -> String {
     let start = html.find(marker).expect("a form with a csrf field") + marker.len();
     let end = html[start..].find('"').expect("end of csrf value");
     html[start..start + end].to_owned()
-}
-
-async fn sessions_fail(app: &TestApp, fail: bool) {
-    let db = &app.state.db;
-    let statements: &[&str] = match (db.get_database_backend(), fail) {
-        (DbBackend::Postgres, true) => &[
-            "CREATE FUNCTION sessions_fail() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END $$",
-            "CREATE TRIGGER sessions_fail BEFORE INSERT ON sessions \
-             FOR EACH ROW EXECUTE FUNCTION sessions_fail()",
-        ],
-        (DbBackend::Postgres, false) => &[
-            "DROP TRIGGER sessions_fail ON sessions",
-            "DROP FUNCTION sessions_fail()",
-        ],
-        (_, true) => &["CREATE TRIGGER sessions_fail BEFORE INSERT ON sessions \
-             BEGIN SELECT RAISE(ABORT, 'disk full'); END"],
-        (_, false) => &["DROP TRIGGER sessions_fail"],
-    };
-    for statement in statements {
-        db.execute_unprepared(statement).await.expect("trigger");
-    }
 }
 
 #[tokio::test]
@@ -74,7 +51,7 @@ async fn a_sign_up_whose_session_cannot_be_opened_creates_no_account() {
             .expect("POST /signup")
     };
 
-    sessions_fail(&app, true).await;
+    app.inserts_fail("sessions", true).await;
     let response = sign_up().await;
     assert!(response.status().is_server_error(), "{}", response.status());
     let (status, body) = app
@@ -83,7 +60,7 @@ async fn a_sign_up_whose_session_cannot_be_opened_creates_no_account() {
     assert_eq!(status, StatusCode::NOT_FOUND, "no account was left: {body}");
 
     // The person tries again once the fault is gone: the name is still free.
-    sessions_fail(&app, false).await;
+    app.inserts_fail("sessions", false).await;
     let response = sign_up().await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let home = client

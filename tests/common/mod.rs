@@ -140,6 +140,62 @@ impl TestApp {
         (status, value)
     }
 
+    /// Follows the consultation `handle` of another node as `token`, and waits for its
+    /// `Accept`.
+    pub async fn follow_accepted(&self, token: &str, handle: &str) {
+        let (status, body) = self
+            .api(
+                reqwest::Method::POST,
+                "/api/v1/follows",
+                Some(token),
+                Some(json!({"target": handle})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        eventually("the follow accepted", || async {
+            let (_, follows) = self
+                .api(reqwest::Method::GET, "/api/v1/follows", Some(token), None)
+                .await;
+            follows
+                .as_array()?
+                .iter()
+                .any(|f| f["state"] == "accepted")
+                .then_some(())
+        })
+        .await;
+    }
+
+    /// From now on (`fail`), or no longer, every insert into `table` fails as on a full disk:
+    /// a real database fault, raised by a trigger (with PostgreSQL's own disk-full code there).
+    pub async fn inserts_fail(&self, table: &str, fail: bool) {
+        use sea_orm::{ConnectionTrait, DbBackend};
+        let db = &self.state.db;
+        let statements = match (db.get_database_backend(), fail) {
+            (DbBackend::Postgres, true) => vec![
+                format!(
+                    "CREATE FUNCTION {table}_fail() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END $$"
+                ),
+                format!(
+                    "CREATE TRIGGER {table}_fail BEFORE INSERT ON {table} \
+                     FOR EACH ROW EXECUTE FUNCTION {table}_fail()"
+                ),
+            ],
+            (DbBackend::Postgres, false) => vec![
+                format!("DROP TRIGGER {table}_fail ON {table}"),
+                format!("DROP FUNCTION {table}_fail()"),
+            ],
+            (_, true) => vec![format!(
+                "CREATE TRIGGER {table}_fail BEFORE INSERT ON {table} \
+                 BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )],
+            (_, false) => vec![format!("DROP TRIGGER {table}_fail")],
+        };
+        for statement in statements {
+            db.execute_unprepared(&statement).await.expect("trigger");
+        }
+    }
+
     /// Creates a consultation as `admin_token`, open from an hour ago for `open_days` days
     /// (a negative number makes one that is already closed).
     pub async fn consultation(&self, admin_token: &str, slug: &str, open_days: i64) -> Value {
@@ -209,4 +265,23 @@ pub async fn send_signed<A: activitypub_federation::traits::Actor>(
         .await
         .expect("delivery")
         .status()
+}
+
+/// Polls `check` every 100 ms for up to 60 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
