@@ -356,17 +356,22 @@ async fn a_mirror_that_missed_a_proposal_gets_it_from_its_next_update() {
         (titles().await == ["Des bancs ombragés"]).then_some(())
     })
     .await;
-    let delivered = delivery::Entity::find()
-        .all(&origin.state.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|d| d.payload.contains("ombragés") && d.payload.contains("\"Update\""))
-        .collect::<Vec<_>>();
-    assert!(
-        delivered.iter().any(|d| d.status == "delivered"),
-        "the Update was taken, not refused: {delivered:?}"
-    );
+    // The mirror stores the edit before it answers, so the origin may not have recorded the
+    // answer yet when the mirror shows it.
+    eventually("the Update recorded as delivered, not refused", || async {
+        delivery::Entity::find()
+            .all(&origin.state.db)
+            .await
+            .unwrap()
+            .iter()
+            .any(|d| {
+                d.payload.contains("ombragés")
+                    && d.payload.contains("\"Update\"")
+                    && d.status == "delivered"
+            })
+            .then_some(())
+    })
+    .await;
 }
 
 /// An older edit that arrives after a newer one (a retry overtaken by the next edit) does not
