@@ -42,6 +42,8 @@ from http_message_signatures.digests import ContentDigest
 
 LABEL = "sig1"
 MASTODON_COMPONENTS = ("@method", "@target-uri", "content-digest")
+# What Mastodon signs, and requires signed, on a GET.
+GET_COMPONENTS = ("@method", "@target-uri")
 # The window Palabre documents: one hour back (the library's own default is a day).
 MAX_AGE = datetime.timedelta(hours=1)
 LIBRARY = f"http-message-signatures {version('http-message-signatures')}"
@@ -162,14 +164,14 @@ def cmd_sign(args):
     return 0
 
 
-def verify_message(message, body, key_resolver):
+def verify_message(message, body, key_resolver, components=MASTODON_COMPONENTS):
     verifier = HTTPMessageVerifier(
         signature_algorithm=algorithms.RSA_V1_5_SHA256, key_resolver=key_resolver
     )
     results = verifier.verify(
         message,
         max_age=MAX_AGE,
-        require_components=MASTODON_COMPONENTS,
+        require_components=components,
         body=body,
     )
     result = results[0]
@@ -204,16 +206,69 @@ def cmd_verify(args):
     return 0
 
 
-def make_handler(resolver, log):
+def make_handler(resolver, log, actor_key):
     class Inbox(BaseHTTPRequestHandler):
         def log_message(self, format, *args):  # noqa: A002 - the base class's name
             pass
+
+        def answer(self, status, payload, content_type="application/json"):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            # Accounts /users/NAME, served only to GETs signed in RFC 9421, as a server in
+            # "authorized fetch" mode that takes no draft-cavage.
+            names = {name.lower() for name in self.headers.keys()}
+            url = f"http://{self.headers.get('Host')}{self.path}"
+            entry = {"method": "GET", "path": self.path}
+            if actor_key is None or not self.path.startswith("/users/"):
+                entry.update({"status": 404, "error": "no such document"})
+                log(entry)
+                self.answer(404, json.dumps({"error": entry["error"]}).encode())
+                return
+            if "signature-input" in names:
+                entry["scheme"] = "rfc9421"
+                message = Message("GET", url, FieldLines(self.headers.items()))
+                try:
+                    entry.update(verify_message(message, None, resolver, GET_COMPONENTS))
+                    status = 200
+                except Exception as err:  # noqa: BLE001 - every failure is a refusal
+                    entry.update({"verified": False, "error": f"{type(err).__name__}: {err}"})
+                    status = 401
+            else:
+                entry["scheme"] = "cavage" if "signature" in names else "unsigned"
+                entry["verified"] = False
+                entry["error"] = "this server takes GETs signed in RFC 9421 only"
+                status = 401
+            entry["status"] = status
+            log(entry)
+            if status != 200:
+                self.answer(status, json.dumps({"error": entry["error"]}).encode())
+                return
+            base = f"http://{self.headers.get('Host')}"
+            name = self.path[len("/users/"):]
+            actor = {
+                "@context": [
+                    "https://www.w3.org/ns/activitystreams",
+                    "https://w3id.org/security/v1",
+                ],
+                "type": "Person",
+                "id": url,
+                "preferredUsername": name,
+                "inbox": f"{url}/inbox",
+                "endpoints": {"sharedInbox": f"{base}/inbox"},
+                "publicKey": {"id": f"{url}#main-key", "owner": url, "publicKeyPem": actor_key},
+            }
+            self.answer(200, json.dumps(actor).encode(), "application/activity+json")
 
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             names = {name.lower() for name in self.headers.keys()}
-            entry = {"path": self.path}
+            entry = {"method": "POST", "path": self.path}
             try:
                 entry["activity_id"] = json.loads(body).get("id")
             except (ValueError, AttributeError):
@@ -236,11 +291,7 @@ def make_handler(resolver, log):
             entry["status"] = status
             log(entry)
             payload = b"" if status == 202 else json.dumps({"error": entry["error"]}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.answer(status, payload)
 
     return Inbox
 
@@ -265,7 +316,9 @@ def cmd_serve(args):
                 # Whoever started the server stopped reading its output: keep serving.
                 pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(FetchedKeys(preset), log))
+    actor_key = read_bytes(args.actor_key).decode() if args.actor_key else None
+    handler = make_handler(FetchedKeys(preset), log, actor_key)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     print(json.dumps({"listening": server.server_address[1]}), flush=True)
     try:
         server.serve_forever()
@@ -304,6 +357,10 @@ def main(argv=None):
     serve.add_argument("--port", type=int, default=0)
     serve.add_argument("--log", help="append the JSON lines to this file, not to stdout")
     serve.add_argument("--key", action="append", help="KEYID=PEMFILE instead of fetching")
+    serve.add_argument(
+        "--actor-key",
+        help="public key PEM of the accounts at /users/NAME, served to RFC 9421 signed GETs",
+    )
     serve.set_defaults(run=cmd_serve)
 
     args = parser.parse_args(argv)

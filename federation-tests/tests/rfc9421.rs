@@ -7,7 +7,8 @@
 //! tampered, foreign, stale or under-covered ones are refused with 401 and change nothing.
 //! Outgoing: Palabre's signatures verify with the Python library, and a delivery to an inbox
 //! that accepts only RFC 9421 is refused in draft-cavage, retried at once in RFC 9421,
-//! accepted, and the next delivery there goes straight in RFC 9421.
+//! accepted, and the next delivery there goes straight in RFC 9421; signed fetches from a
+//! server that takes only RFC 9421 knock twice the same way.
 // The in-process test app of the main crate: one real node on a random port, as its tests use.
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use activitypub_federation::traits::Actor;
+use activitypub_federation::traits::{Actor, Object};
 use common::TestApp;
 use palabre::domain::Role;
 use palabre::federation::actors::DbPerson;
@@ -485,15 +486,32 @@ struct PythonInbox {
 
 impl PythonInbox {
     async fn start() -> Self {
+        Self::serving(None).await
+    }
+
+    /// With `actor_key` (a public key PEM), it also serves accounts at `/users/NAME` with that
+    /// key, to GETs signed in RFC 9421 only.
+    async fn serving(actor_key: Option<&str>) -> Self {
         let python = python();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("inbox.jsonl");
-        let log_arg = log.display().to_string();
+        let mut args = vec![
+            "serve".to_owned(),
+            "--port".to_owned(),
+            "0".to_owned(),
+            "--log".to_owned(),
+            log.display().to_string(),
+        ];
+        if let Some(pem) = actor_key {
+            let path = dir.path().join("actor-key.pem");
+            std::fs::write(&path, pem).unwrap();
+            args.extend(["--actor-key".to_owned(), path.display().to_string()]);
+        }
         let (child, port) = tokio::task::spawn_blocking(move || {
             use std::io::BufRead;
             let mut child = Command::new(python)
                 .arg(script())
-                .args(["serve", "--port", "0", "--log", &log_arg])
+                .args(&args)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
@@ -666,4 +684,76 @@ async fn palabre_nodes_accept_each_other_s_rfc9421_deliveries() {
         scheme_of(&remote, &origin_host).await.as_deref(),
         Some("rfc9421")
     );
+}
+
+/// A server that serves its accounts only to GETs signed in RFC 9421 (authorized fetch without
+/// draft-cavage): the node's draft-cavage fetch of an account is refused, fetched again at once
+/// in RFC 9421 (verified by the Python library), and the next fetch there goes straight in RFC
+/// 9421; the activities that needed those accounts are taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_double_knock_to_an_rfc9421_only_server_and_remember_it() {
+    let scratch = Scratch::new();
+    let keypair = activitypub_federation::http_signatures::generate_actor_keypair().unwrap();
+    let server = PythonInbox::serving(Some(&keypair.public_key)).await;
+    let origin = TestApp::spawn_federating().await;
+    let admin = origin.user_token("orga", Role::Admin).await;
+    origin.consultation(&admin, "budget", 30).await;
+    let host = format!("localhost:{}", server.port);
+    let group = format!("{}/consultations/budget", origin.url);
+    let inbox = format!("{group}/inbox");
+    assert_eq!(scheme_of(&origin, &host).await, None);
+
+    for name in ["ana", "ben"] {
+        let actor = format!("http://{host}/users/{name}");
+        let body = serde_json::to_vec(&json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "type": "Follow",
+            "id": format!("{actor}/follows/1"),
+            "actor": actor,
+            "object": group,
+        }))
+        .unwrap();
+        let keyid = format!("{actor}#main-key");
+        let headers = python_sign(&scratch, &inbox, &body, &keypair.private_key, &keyid, &[]).await;
+        let (status, text) = post(&inbox, &headers, &body, &[]).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{name}: {text}");
+    }
+
+    let gets: Vec<Value> = server
+        .entries()
+        .into_iter()
+        .filter(|entry| entry["method"] == "GET")
+        .collect();
+    assert_eq!(gets.len(), 3, "{gets:#?}");
+    assert_eq!(gets[0]["path"], "/users/ana");
+    assert_eq!(gets[0]["scheme"], "cavage");
+    assert_eq!(gets[0]["status"], 401);
+    assert_eq!(gets[1]["path"], "/users/ana");
+    assert_eq!(gets[1]["scheme"], "rfc9421");
+    assert_eq!(gets[1]["status"], 200, "{gets:#?}");
+    assert_eq!(gets[1]["verified"], true);
+    let instance = keys::instance_actor(&origin.state).await.unwrap();
+    assert_eq!(gets[1]["keyid"], signatures::main_key_id(instance.id()));
+    assert_eq!(
+        gets[1]["covered"],
+        json!(["\"@method\"", "\"@target-uri\""])
+    );
+    assert!(
+        gets[1]["verified_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("http-message-signatures "),
+        "{gets:#?}"
+    );
+    assert_eq!(gets[2]["path"], "/users/ben", "straight in RFC 9421");
+    assert_eq!(gets[2]["scheme"], "rfc9421");
+    assert_eq!(gets[2]["status"], 200, "{gets:#?}");
+    assert_eq!(scheme_of(&origin, &host).await.as_deref(), Some("rfc9421"));
+
+    let followers = follow::Entity::find()
+        .filter(follow::Column::State.eq("accepted"))
+        .count(&origin.state.db)
+        .await
+        .unwrap();
+    assert_eq!(followers, 2, "both Follows taken");
 }

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+use super::signatures::SignedFetches;
+
 /// How long one fetch may take, from connecting to the last byte of the body.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -82,10 +84,14 @@ impl FetchGuard {
     }
 
     /// [`FetchGuard::client`] as the library takes it, refusing the answers that are not
-    /// documents (see [`AnswerStatus`]).
-    pub fn fetch_client(&self) -> reqwest::Result<reqwest_middleware::ClientWithMiddleware> {
+    /// documents (see [`AnswerStatus`]), with `signing` knocking twice on refused signed GETs.
+    pub fn fetch_client(
+        &self,
+        signing: SignedFetches,
+    ) -> reqwest::Result<reqwest_middleware::ClientWithMiddleware> {
         Ok(reqwest_middleware::ClientBuilder::new(self.client()?)
             .with(AnswerStatus)
+            .with(signing)
             .build())
     }
 

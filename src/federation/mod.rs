@@ -93,7 +93,7 @@ pub async fn config_with(
         .domain(domain)
         .debug(allow_local)
         .http_fetch_limit(50)
-        .client(guard.fetch_client()?)
+        .client(guard.fetch_client(signatures::SignedFetches::new(state.db.clone(), &instance)?)?)
         .request_timeout(guard.timeout())
         // Mastodon's shape of draft-cavage signatures (`rsa-sha256` over `(request-target) host
         // date digest`, with a `Date` header): Mastodon, Fedify and GoToSocial refuse signed

@@ -6,17 +6,20 @@
 //! goes to the library. Outgoing: [`deliver`] signs a delivery with the scheme the remote host
 //! last accepted (table `signature_schemes`, draft-cavage by default) and, when the host answers
 //! 401 or 403, tries the other scheme once at once ("double-knocking"), remembering it if it
-//! works. Signed GET fetches stay with the library (draft-cavage). FEDERATION.md, section
+//! works. Signed GET fetches are the library's, in draft-cavage, and knock twice the same way
+//! ([`SignedFetches`], a layer of the fetch client). FEDERATION.md, section
 //! "HTTP signatures", is the reference for what is accepted and sent.
 //!
 //! The parts: `base` reads `Signature-Input` and `Signature` and builds the signature base
 //! (RFC 9421 §2.5); `digest` makes and checks `Content-Digest`; `incoming` verifies an inbox
 //! request (keys, algorithms, policy, the inbox pipeline) and the draft-cavage `Date`;
-//! `outgoing` signs deliveries and double-knocks, remembering each host's scheme.
+//! `outgoing` signs deliveries and double-knocks, remembering each host's scheme; `fetches`
+//! does the same for signed GETs.
 use crate::error::AppError;
 
 mod base;
 mod digest;
+mod fetches;
 mod incoming;
 mod outgoing;
 #[cfg(test)]
@@ -24,12 +27,14 @@ mod tests;
 
 pub use base::{MessageSignature, SignedRequest, is_rfc9421, parse_signatures, signature_base};
 pub use digest::{check_content_digest, content_digest};
+pub use fetches::SignedFetches;
 pub use incoming::{
     MAX_AGE_SECONDS, MAX_BODY_SIZE, MAX_SKEW_SECONDS, PublicKey, check_cavage_policy, check_policy,
     parse_public_key, receive, target_url, verify_signature,
 };
 pub use outgoing::{
-    LABEL, Rfc9421Headers, SIGNED_COMPONENTS, Scheme, deliver, main_key_id, sign_rfc9421,
+    LABEL, Rfc9421Headers, SIGNED_COMPONENTS, SIGNED_GET_COMPONENTS, Scheme, deliver, main_key_id,
+    sign_rfc9421, sign_rfc9421_get,
 };
 
 /// Why a signature, or the request it signs, is not accepted.

@@ -15,7 +15,7 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{EntityTrait, Set};
+use sea_orm::{DatabaseConnection, EntityTrait, Set};
 use sfv::{BareItem, Item, Key, Parameters};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -31,6 +31,8 @@ use crate::store::signature_scheme;
 pub const LABEL: &str = "sig1";
 /// What Palabre signs on a POST, as Mastodon does.
 pub const SIGNED_COMPONENTS: [&str; 3] = ["@method", "@target-uri", "content-digest"];
+/// What Palabre signs on a GET (a fetch), as Mastodon does.
+pub const SIGNED_GET_COMPONENTS: [&str; 2] = ["@method", "@target-uri"];
 /// Draft-cavage signatures Palabre makes expire after an hour, as the library's.
 const CAVAGE_EXPIRES_AFTER: Duration = Duration::from_secs(3600);
 /// The library's request timeout (its default, which Palabre does not change).
@@ -97,6 +99,54 @@ pub fn sign_rfc9421(
             .parse()
             .map_err(|_| SignatureError("bad Content-Digest".into()))?,
     );
+    let (signature_input, signature) = sign_components(
+        &SignedRequest {
+            method: "POST",
+            target_uri,
+            headers: &headers,
+        },
+        &SIGNED_COMPONENTS,
+        key,
+        keyid,
+        created,
+    )?;
+    Ok(Rfc9421Headers {
+        content_digest,
+        signature_input,
+        signature,
+    })
+}
+
+/// Signs a GET of `target_uri` as Mastodon signs its fetches: `sig1` over `@method` and
+/// `@target-uri`, with `created` and `keyid`. Returns `Signature-Input` and `Signature`.
+pub fn sign_rfc9421_get(
+    target_uri: &Url,
+    key: &RsaPrivateKey,
+    keyid: &str,
+    created: i64,
+) -> Result<(String, String), SignatureError> {
+    sign_components(
+        &SignedRequest {
+            method: "GET",
+            target_uri,
+            headers: &HeaderMap::new(),
+        },
+        &SIGNED_GET_COMPONENTS,
+        key,
+        keyid,
+        created,
+    )
+}
+
+/// One `sig1` signature of `components` of `request`; returns the `Signature-Input` and
+/// `Signature` field values.
+fn sign_components(
+    request: &SignedRequest,
+    components: &[&str],
+    key: &RsaPrivateKey,
+    keyid: &str,
+    created: i64,
+) -> Result<(String, String), SignatureError> {
     let string = |value: &str| {
         sfv::String::from_string(value.to_owned())
             .map_err(|(e, _)| SignatureError(format!("{value} cannot be signed: {e}")))
@@ -104,7 +154,7 @@ pub fn sign_rfc9421(
     let key_name = |name: &str| {
         Key::from_string(name.to_owned()).map_err(|(e, _)| SignatureError(e.to_string()))
     };
-    let components = SIGNED_COMPONENTS
+    let components = components
         .iter()
         .map(|c| Ok(Item::new(string(c)?)))
         .collect::<Result<Vec<_>, SignatureError>>()?;
@@ -120,25 +170,17 @@ pub fn sign_rfc9421(
         params,
         signature: Vec::new(),
     };
-    let base = signature_base(
-        &SignedRequest {
-            method: "POST",
-            target_uri,
-            headers: &headers,
-        },
-        &signature,
-    )?;
+    let base = signature_base(request, &signature)?;
     let signed = key
         .sign(
             Pkcs1v15Sign::new::<Sha256>(),
             &Sha256::digest(base.as_bytes()),
         )
         .map_err(|e| SignatureError(format!("signing failed: {e}")))?;
-    Ok(Rfc9421Headers {
-        content_digest,
-        signature_input: format!("{LABEL}={}", signature.signature_params()?),
-        signature: format!("{LABEL}=:{}:", BASE64.encode(signed)),
-    })
+    Ok((
+        format!("{LABEL}={}", signature.signature_params()?),
+        format!("{LABEL}=:{}:", BASE64.encode(signed)),
+    ))
 }
 
 /// What can go wrong while sending one signed request.
@@ -173,7 +215,7 @@ fn client(allow_local: bool) -> Option<&'static reqwest::Client> {
 }
 
 /// Parsed private keys by actor, so that a fan-out does not parse the same PEM per inbox.
-fn private_key(actor_id: &Url, pem: &str) -> Result<Arc<RsaPrivateKey>, rsa::Error> {
+pub(super) fn private_key(actor_id: &Url, pem: &str) -> Result<Arc<RsaPrivateKey>, rsa::Error> {
     type Cache = Mutex<HashMap<Url, (String, Arc<RsaPrivateKey>)>>;
     static KEYS: LazyLock<Cache> = LazyLock::new(Default::default);
     if let Ok(keys) = KEYS.lock()
@@ -270,14 +312,14 @@ async fn send_once(
 }
 
 /// The scheme a host last accepted, if any.
-async fn remembered(data: &FedData, host: &str) -> AppResult<Option<Scheme>> {
+pub(super) async fn remembered(db: &DatabaseConnection, host: &str) -> AppResult<Option<Scheme>> {
     Ok(signature_scheme::Entity::find_by_id(host.to_owned())
-        .one(&data.db)
+        .one(db)
         .await?
         .and_then(|row| Scheme::parse(&row.scheme)))
 }
 
-async fn remember(data: &FedData, host: &str, scheme: Scheme) -> AppResult<()> {
+pub(super) async fn remember(db: &DatabaseConnection, host: &str, scheme: Scheme) -> AppResult<()> {
     signature_scheme::Entity::insert(signature_scheme::ActiveModel {
         host: Set(host.to_owned()),
         scheme: Set(scheme.as_str().to_owned()),
@@ -291,7 +333,7 @@ async fn remember(data: &FedData, host: &str, scheme: Scheme) -> AppResult<()> {
             ])
             .to_owned(),
     )
-    .exec_without_returning(&data.db)
+    .exec_without_returning(db)
     .await?;
     Ok(())
 }
@@ -317,7 +359,7 @@ pub async fn deliver<A: Actor>(
     let key = private_key(actor.id(), &pem)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("cannot read the signing key: {e}")))?;
     let host = crate::federation::host_of(inbox);
-    let known = remembered(data, &host).await?;
+    let known = remembered(&data.db, &host).await?;
     let allow_local = data.settings.federation.allow_local;
     let failed = |e: SendError| {
         AppError::Remote(format!(
@@ -339,7 +381,7 @@ pub async fn deliver<A: Actor>(
     }
     if status.is_success() {
         if known != Some(scheme) {
-            remember(data, &host, scheme).await?;
+            remember(&data.db, &host, scheme).await?;
         }
         tracing::debug!(%activity_id, %inbox, scheme = scheme.as_str(), "delivered");
         return Ok(());
