@@ -211,6 +211,27 @@ def make_handler(resolver, log, actor_key):
         def log_message(self, format, *args):  # noqa: A002 - the base class's name
             pass
 
+        def judge(self, entry, body, components, success):
+            """The status for this request (`success`, or 401 unless signed in RFC 9421 over
+            `components` and verified by the library), noted in `entry`."""
+            names = {name.lower() for name in self.headers.keys()}
+            if "signature-input" in names:
+                entry["scheme"] = "rfc9421"
+                url = f"http://{self.headers.get('Host')}{self.path}"
+                message = Message(self.command, url, FieldLines(self.headers.items()))
+                try:
+                    entry.update(verify_message(message, body, resolver, components))
+                    entry["status"] = success
+                except Exception as err:  # noqa: BLE001 - every failure is a refusal
+                    entry.update({"verified": False, "error": f"{type(err).__name__}: {err}"})
+                    entry["status"] = 401
+            else:
+                entry["scheme"] = "cavage" if "signature" in names else "unsigned"
+                entry["verified"] = False
+                entry["error"] = "this server accepts RFC 9421 signatures only"
+                entry["status"] = 401
+            return entry["status"]
+
         def answer(self, status, payload, content_type="application/json"):
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -221,7 +242,6 @@ def make_handler(resolver, log, actor_key):
         def do_GET(self):
             # Accounts /users/NAME, served only to GETs signed in RFC 9421, as a server in
             # "authorized fetch" mode that takes no draft-cavage.
-            names = {name.lower() for name in self.headers.keys()}
             url = f"http://{self.headers.get('Host')}{self.path}"
             entry = {"method": "GET", "path": self.path}
             if actor_key is None or not self.path.startswith("/users/"):
@@ -229,21 +249,7 @@ def make_handler(resolver, log, actor_key):
                 log(entry)
                 self.answer(404, json.dumps({"error": entry["error"]}).encode())
                 return
-            if "signature-input" in names:
-                entry["scheme"] = "rfc9421"
-                message = Message("GET", url, FieldLines(self.headers.items()))
-                try:
-                    entry.update(verify_message(message, None, resolver, GET_COMPONENTS))
-                    status = 200
-                except Exception as err:  # noqa: BLE001 - every failure is a refusal
-                    entry.update({"verified": False, "error": f"{type(err).__name__}: {err}"})
-                    status = 401
-            else:
-                entry["scheme"] = "cavage" if "signature" in names else "unsigned"
-                entry["verified"] = False
-                entry["error"] = "this server takes GETs signed in RFC 9421 only"
-                status = 401
-            entry["status"] = status
+            status = self.judge(entry, None, GET_COMPONENTS, 200)
             log(entry)
             if status != 200:
                 self.answer(status, json.dumps({"error": entry["error"]}).encode())
@@ -267,28 +273,12 @@ def make_handler(resolver, log, actor_key):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            names = {name.lower() for name in self.headers.keys()}
             entry = {"method": "POST", "path": self.path}
             try:
                 entry["activity_id"] = json.loads(body).get("id")
             except (ValueError, AttributeError):
                 entry["activity_id"] = None
-            if "signature-input" in names:
-                entry["scheme"] = "rfc9421"
-                url = f"http://{self.headers.get('Host')}{self.path}"
-                message = Message("POST", url, FieldLines(self.headers.items()))
-                try:
-                    entry.update(verify_message(message, body, resolver))
-                    status = 202
-                except Exception as err:  # noqa: BLE001 - every failure is a refusal
-                    entry.update({"verified": False, "error": f"{type(err).__name__}: {err}"})
-                    status = 401
-            else:
-                entry["scheme"] = "cavage" if "signature" in names else "unsigned"
-                entry["verified"] = False
-                entry["error"] = "this inbox accepts RFC 9421 signatures only"
-                status = 401
-            entry["status"] = status
+            status = self.judge(entry, body, MASTODON_COMPONENTS, 202)
             log(entry)
             payload = b"" if status == 202 else json.dumps({"error": entry["error"]}).encode()
             self.answer(status, payload)
