@@ -9,6 +9,9 @@ use palabre_federation_tests::Node;
 use palabre_federation_tests::peer::Peer;
 use serde_json::{Value, json};
 
+#[path = "mastodon/reclassified.rs"]
+mod reclassified;
+
 const PASSWORD: &str = "mot de passe solide";
 
 struct Api {
@@ -536,9 +539,23 @@ async fn a_secure_mode_server_and_palabre_fetch_each_other_with_signatures() {
     let proposal_id = proposal["id"].as_i64().unwrap();
     let d = orga.get(&format!("/api/v1/proposals/{proposal_id}")).await;
     assert_eq!(d["counts"]["arguments_for"], 1, "{d}");
+    // The peer's refusals of requests Palabre made. (The peer also fetches its own notes when
+    // the Group boosts alice's reply back to her, and its secure mode refuses its own unsigned
+    // key fetch then: Fedify's requests, not Palabre's, whenever that boost comes first.)
     let errors = peer.read("errors").await.unwrap();
+    let from_palabre: Vec<&Value> = errors
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "unauthorized")
+        .filter(|e| {
+            !e["headers"]["user-agent"]
+                .as_str()
+                .is_some_and(|agent| agent.starts_with("Fedify/"))
+        })
+        .collect();
     assert!(
-        !errors.to_string().contains("unauthorized"),
+        from_palabre.is_empty(),
         "every GET from Palabre was signed acceptably: {errors}"
     );
 }

@@ -6,7 +6,7 @@
 use activitypub_federation::kinds::activity::{DeleteType, UpdateType};
 use activitypub_federation::traits::Activity;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -107,16 +107,11 @@ impl Activity for UpdateObject {
                 None => Err(AppError::NotFound("unknown object".into())),
             };
         };
-        let same_kind = matches!(
-            (&self.object, stored.changed()),
-            (Contribution::Page(_), Changed::Proposal(_))
-                | (Contribution::Note(_), Changed::Argument(_))
-                | (Contribution::Source(_), Changed::Source(_))
-                | (Contribution::Comment(_), Changed::Comment(_))
-        );
-        if !same_kind {
+        if !same_kind(&self.object, stored.changed()) && !reclassifies(&self.object, &stored) {
             return Err(AppError::BadInput(
-                "an Update cannot change what kind of contribution it is".into(),
+                "an Update cannot change what kind of contribution it is (only a reply's stance \
+                 hashtag can, turning a comment into an argument or back)"
+                    .into(),
             ));
         }
         if let Authority::Author = authority(&self.actor, &stored, data)? {
@@ -155,6 +150,26 @@ impl Activity for UpdateObject {
     }
 }
 
+fn same_kind(object: &Contribution, changed: Changed) -> bool {
+    matches!(
+        (object, changed),
+        (Contribution::Page(_), Changed::Proposal(_))
+            | (Contribution::Note(_), Changed::Argument(_))
+            | (Contribution::Source(_), Changed::Source(_))
+            | (Contribution::Comment(_), Changed::Comment(_))
+    )
+}
+
+/// A reply whose author added a stance hashtag (`#pour`, `#contre`...) to a comment, or took it
+/// off an argument: the reply changes kind, as it would have been read had it been written so.
+fn reclassifies(object: &Contribution, stored: &Stored) -> bool {
+    matches!(
+        (object, stored.changed()),
+        (Contribution::Note(_), Changed::Comment(_))
+            | (Contribution::Comment(_), Changed::Argument(_))
+    )
+}
+
 /// What an `Update` writes, checked and with its author fetched beforehand.
 enum Edit {
     Page(PageWrite),
@@ -172,19 +187,22 @@ async fn apply(
     stored: &Stored,
     voucher: Voucher,
 ) -> AppResult<()> {
+    let reclassified = reclassifies(object, stored);
+    // A reply changing kind is a new row of the other kind, in its consultation wherever it is.
+    let new_in = if reclassified && stored.group.ap_id.is_none() {
+        NewIn::AnyConsultation
+    } else {
+        NewIn::MirrorsOnly
+    };
     let edit = match object.clone() {
         Contribution::Page(page) => {
             Edit::Page(prepare_page(*page, data, NewIn::MirrorsOnly, voucher).await?)
         }
-        Contribution::Note(note) => {
-            Edit::Note(prepare_note(*note, data, NewIn::MirrorsOnly).await?)
-        }
+        Contribution::Note(note) => Edit::Note(prepare_note(*note, data, new_in).await?),
         Contribution::Source(source) => {
             Edit::Source(prepare_source(*source, data, NewIn::MirrorsOnly).await?)
         }
-        Contribution::Comment(note) => {
-            Edit::Comment(prepare_comment(*note, data, NewIn::MirrorsOnly).await?)
-        }
+        Contribution::Comment(note) => Edit::Comment(prepare_comment(*note, data, new_in).await?),
         Contribution::PollAnswer(_) => {
             return Err(AppError::BadInput("a poll answer cannot be edited".into()));
         }
@@ -198,6 +216,14 @@ async fn apply(
     ) && sent < current
     {
         tracing::info!(object = %object.id(), %sent, %current, "older edit ignored");
+        return Ok(());
+    }
+    if reclassified {
+        let changed = reclassify(&txn, data, stored, edit).await?;
+        if stored.group.ap_id.is_none() {
+            publish::updated(&txn, data, changed).await?;
+        }
+        txn.commit().await?;
         return Ok(());
     }
     let before = if stored.group.ap_id.is_none() {
@@ -227,6 +253,74 @@ async fn apply(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// Turns a stored comment into an argument or back ([`reclassifies`]): the old row goes, and the
+/// new one keeps its id, proposal, date and moderation state (hidden here stays hidden), with
+/// the proposal's counts recounted, in the caller's transaction. Returns the new row.
+async fn reclassify(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    stored: &Stored,
+    edit: Edit,
+) -> AppResult<Changed> {
+    let stays_on_its_proposal = |proposal_id: &sea_orm::ActiveValue<i32>| match proposal_id {
+        sea_orm::ActiveValue::Set(id) | sea_orm::ActiveValue::Unchanged(id)
+            if *id == stored.proposal_id =>
+        {
+            Ok(())
+        }
+        _ => Err(AppError::Forbidden(
+            "a reply cannot move to another proposal".into(),
+        )),
+    };
+    match edit {
+        Edit::Note(NoteWrite::Row {
+            mut active,
+            sent_number,
+            hosted_here,
+        }) => {
+            stays_on_its_proposal(&active.proposal_id)?;
+            let Changed::Comment(id) = stored.changed() else {
+                return Err(AppError::BadInput("not a comment".into()));
+            };
+            let old = comment::Entity::find_by_id(id)
+                .one(txn)
+                .await?
+                .ok_or_else(|| AppError::NotFound("comment".into()))?;
+            comment::Entity::delete_by_id(id).exec(txn).await?;
+            active.hidden = Set(old.hidden);
+            active.withdrawn = Set(old.withdrawn);
+            active.created_at = Set(old.created_at);
+            let write = NoteWrite::Row {
+                active,
+                sent_number,
+                hosted_here,
+            };
+            Ok(Changed::Argument(
+                save_note(txn, state, write).await?.model.id,
+            ))
+        }
+        Edit::Comment(CommentWrite::Row(mut active)) => {
+            stays_on_its_proposal(&active.proposal_id)?;
+            let Changed::Argument(id) = stored.changed() else {
+                return Err(AppError::BadInput("not an argument".into()));
+            };
+            let old = argument::Entity::find_by_id(id)
+                .one(txn)
+                .await?
+                .ok_or_else(|| AppError::NotFound("argument".into()))?;
+            argument::Entity::delete_by_id(id).exec(txn).await?;
+            active.hidden = Set(old.hidden);
+            active.withdrawn = Set(old.withdrawn);
+            active.created_at = Set(old.created_at);
+            let saved = save_comment(txn, state, CommentWrite::Row(active)).await?;
+            refresh_tally(txn, stored.proposal_id).await?;
+            Ok(Changed::Comment(saved.model.id))
+        }
+        // This node's own reply, sent back by its consultation's origin: ours is the original.
+        _ => Ok(stored.changed()),
+    }
 }
 
 /// When the sender says this version was written.

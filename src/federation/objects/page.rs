@@ -145,15 +145,25 @@ impl Object for DbProposal {
                 .then(|| DbProposal::new(data, model))
                 .transpose();
         }
-        crate::federation::find_by_ap_id::<proposal::Entity>(
+        let mut found = crate::federation::find_by_ap_id::<proposal::Entity>(
             data,
             &id,
             "/proposals/",
             proposal::Column::ApId,
         )
-        .await?
-        .map(|m| DbProposal::new(data, m))
-        .transpose()
+        .await?;
+        // Another Palabre node's poll (`{page}/poll`), which Mastodon users reply to: a mirror
+        // gets those replies relayed by the consultation's Group.
+        if found.is_none()
+            && !crate::federation::is_local(data, &id)
+            && let Some(page) = id.as_str().strip_suffix("/poll")
+        {
+            found = proposal::Entity::find()
+                .filter(proposal::Column::ApId.eq(page))
+                .one(&data.db)
+                .await?;
+        }
+        found.map(|m| DbProposal::new(data, m)).transpose()
     }
 
     fn is_deleted(&self) -> bool {
