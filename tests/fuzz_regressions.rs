@@ -33,7 +33,11 @@ fn run(target: &str) -> usize {
         .find(|(name, _)| *name == target)
         .map(|(_, check)| *check)
         .unwrap_or_else(|| panic!("no fuzz target {target} in palabre::fuzzing::TARGETS"));
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    // Read at run time: a test binary built in another checkout sharing the target directory
+    // must read this checkout's corpus.
+    let crate_dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let fuzz = Path::new(&crate_dir).join("fuzz");
     let regressions = inputs(&fuzz.join("regressions").join(target), false);
     assert!(
         !regressions.is_empty(),
