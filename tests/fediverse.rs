@@ -385,3 +385,152 @@ async fn what_five_fediverse_servers_send_is_understood() {
         failures.join("\n")
     );
 }
+
+/// Mastodon delivers in parallel: a favourite taken back at once, or a boost, can have its
+/// `Undo` arrive first. The late `Like` or `Announce` then counts nothing; a new favourite
+/// still does.
+#[tokio::test]
+async fn an_undo_that_overtakes_what_it_undoes_keeps_it_from_counting() {
+    let app = TestApp::spawn_federating().await;
+    let orga = app.user_token("orga", Role::Admin).await;
+    app.consultation(&orga, "budget", 30).await;
+    let (_, proposal) = app
+        .api(
+            Method::POST,
+            "/api/v1/consultations/budget/proposals",
+            Some(&orga),
+            Some(json!({"title": "Un budget participatif", "body": "Pour les quartiers."})),
+        )
+        .await;
+    let proposal_id = proposal["id"].as_i64().unwrap() as i32;
+    let question = format!("{}/poll", proposal["url"].as_str().unwrap());
+    let group = format!("{}/consultations/budget", app.url);
+    let inbox = format!("{}/inbox", app.url);
+    let remote = Remote::start("mastodon").await;
+    let fill = |template: &str, n: &str, previous: &str| {
+        Names {
+            values: vec![
+                ("{{ACTOR_BASE}}", remote.base.clone()),
+                (
+                    "{{ACTOR_HOST}}",
+                    remote.base.trim_start_matches("http://").to_owned(),
+                ),
+                ("{{INSTANCE_ACTOR}}", remote.instance_actor.clone()),
+                ("{{ACTOR}}", remote.actor.clone()),
+                ("{{N}}", n.to_owned()),
+                ("{{GROUP}}", group.clone()),
+                ("{{QUESTION}}", question.clone()),
+                ("{{PREVIOUS_ACTIVITY}}", previous.to_owned()),
+                (
+                    "{{PUBLIC_KEY_PEM}}",
+                    serde_json::to_string(&remote.public_key)
+                        .unwrap()
+                        .trim_matches('"')
+                        .to_owned(),
+                ),
+            ],
+        }
+        .fill(template)
+    };
+    actor_document(&remote, &group, &question);
+    let signer = remote.signer(&remote.actor);
+    let send = |activity: Value| {
+        let (app, signer, inbox) = (&app, &signer, &inbox);
+        async move { send_signed(app, signer, inbox, &activity, None).await }
+    };
+
+    let like = fill(&read("mastodon/like.json"), "1", "");
+    let undo = fill(
+        &read("mastodon/undo_like.json"),
+        "1",
+        like["id"].as_str().unwrap(),
+    );
+    assert_eq!(send(undo).await, AxumStatus::ACCEPTED);
+    assert_eq!(send(like).await, AxumStatus::ACCEPTED);
+    assert_eq!(
+        seen(&app, &remote.actor, proposal_id).await.vote,
+        None,
+        "the favourite taken back before it arrived does not count"
+    );
+
+    let boost = fill(&read("mastodon/announce.json"), "2", "");
+    let unboost = fill(
+        &read("mastodon/undo_announce.json"),
+        "2",
+        boost["id"].as_str().unwrap(),
+    );
+    assert_eq!(send(unboost).await, AxumStatus::ACCEPTED);
+    assert_eq!(send(boost).await, AxumStatus::ACCEPTED);
+    assert_eq!(seen(&app, &remote.actor, proposal_id).await.shares, 0);
+
+    let again = fill(&read("mastodon/like.json"), "3", "");
+    assert_eq!(send(again).await, AxumStatus::ACCEPTED);
+    assert_eq!(
+        seen(&app, &remote.actor, proposal_id).await.vote.as_deref(),
+        Some("agree"),
+        "a new favourite counts"
+    );
+
+    // Only one's own server's activities can be cancelled ahead: an Undo naming another
+    // server's favourite is refused, and does not stop it from counting.
+    let other = Remote::start("mastodon").await;
+    let other_actor = actor_document(&other, &group, &question);
+    let other_like = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}#likes/4", other.actor),
+        "type": "Like",
+        "actor": other.actor,
+        "object": question,
+    });
+    let forged = fill(
+        &read("mastodon/undo_like.json"),
+        "4",
+        other_like["id"].as_str().unwrap(),
+    );
+    assert_eq!(send(forged).await, AxumStatus::FORBIDDEN);
+    let by_id = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}#undo/5", remote.actor),
+        "type": "Undo",
+        "actor": remote.actor,
+        "object": other_like["id"],
+    });
+    assert_eq!(
+        send(by_id).await,
+        AxumStatus::ACCEPTED,
+        "taken, and ignored"
+    );
+    let other_signer = other.signer(&other_actor);
+    assert_eq!(
+        send_signed(&app, &other_signer, &inbox, &other_like, None).await,
+        AxumStatus::ACCEPTED
+    );
+    assert_eq!(
+        seen(&app, &other.actor, proposal_id).await.vote.as_deref(),
+        Some("agree")
+    );
+}
+
+/// Serves `remote`'s Mastodon actor document; returns its id.
+fn actor_document(remote: &Remote, group: &str, question: &str) -> String {
+    let names = Names {
+        values: vec![
+            ("{{ACTOR_BASE}}", remote.base.clone()),
+            ("{{ACTOR}}", remote.actor.clone()),
+            ("{{GROUP}}", group.to_owned()),
+            ("{{QUESTION}}", question.to_owned()),
+            (
+                "{{PUBLIC_KEY_PEM}}",
+                serde_json::to_string(&remote.public_key)
+                    .unwrap()
+                    .trim_matches('"')
+                    .to_owned(),
+            ),
+        ],
+    };
+    let actor = names.fill(&read("mastodon/actor.json"));
+    let id = actor["id"].as_str().unwrap().to_owned();
+    let path = url::Url::parse(&id).unwrap().path().to_owned();
+    remote.documents.write().unwrap().insert(path, actor);
+    id
+}

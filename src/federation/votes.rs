@@ -339,7 +339,8 @@ impl Activity for UndoVote {
     async fn receive(self, data: &FedData) -> AppResult<()> {
         let (proposal, group) = counted_here(data, self.object.object.inner()).await?;
         let Some(voter) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
-            return Ok(());
+            return super::activities::remember_undone(data, self.actor.inner(), &self.object.id)
+                .await;
         };
         // A late Undo does not take back a newer vote. Mastodon dates neither its Like nor its
         // Undo: when the undone activity was received here, that tells its age.
@@ -350,7 +351,8 @@ impl Activity for UndoVote {
                 .await?
                 .map(|r| r.received_at),
         };
-        take_back(data, &proposal, &group, voter.model.id, published).await
+        take_back(data, &proposal, &group, voter.model.id, published).await?;
+        super::activities::remember_undone(data, self.actor.inner(), &self.object.id).await
     }
 }
 
