@@ -498,28 +498,6 @@ impl Activity for InboxActivity {
     }
 }
 
-/// Servers deliver in parallel, so an `Undo` can arrive before what it undoes. The undone id is
-/// then remembered as received, and the activity, arriving late, changes nothing (an `Undo`
-/// finds nothing to take back, then the `Like` would count for good). Only an id on the
-/// sender's own server: no one can cancel another server's activities ahead of time.
-pub(super) async fn remember_undone(data: &FedData, actor: &Url, undone: &Url) -> AppResult<()> {
-    if super::verify_same_origin(actor, undone).is_err() {
-        return Ok(());
-    }
-    received_activity::Entity::insert(received_activity::ActiveModel {
-        ap_id: Set(undone.to_string()),
-        received_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::column(received_activity::Column::ApId)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(&data.db)
-    .await?;
-    Ok(())
-}
-
 /// Any JSON activity with an id and an actor, as stored in the delivery queue.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct StoredActivity {

@@ -120,10 +120,10 @@ impl Activity for UndoShare {
     }
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
-        if let Some(person) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? {
-            undo_share(data, self.object.id.as_str(), person.model.id).await?;
-        }
-        super::activities::remember_undone(data, self.actor.inner(), &self.object.id).await
+        let Some(person) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
+            return Ok(());
+        };
+        undo_share(data, self.object.id.as_str(), person.model.id).await
     }
 }
 
@@ -174,27 +174,28 @@ impl Activity for UndoById {
     }
 
     async fn receive(self, data: &FedData) -> AppResult<()> {
-        if let Some(person) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? {
-            undo_share(data, self.object.as_str(), person.model.id).await?;
-            let vote = vote::Entity::find()
-                .filter(vote::Column::ActivityId.eq(self.object.as_str()))
-                .filter(vote::Column::AccountId.eq(person.model.id))
-                .one(&data.db)
-                .await?;
-            if let Some(vote) = vote {
-                let (_, proposal, group) =
-                    super::locate::parts(&data.db, person.model.id, vote.proposal_id).await?;
-                // That vote, unless a newer one replaced it since.
-                super::votes::take_back(
-                    data,
-                    &proposal,
-                    &group,
-                    person.model.id,
-                    Some(vote.updated_at),
-                )
-                .await?;
-            }
-        }
-        super::activities::remember_undone(data, self.actor.inner(), &self.object).await
+        let Some(person) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
+            return Ok(());
+        };
+        undo_share(data, self.object.as_str(), person.model.id).await?;
+        let vote = vote::Entity::find()
+            .filter(vote::Column::ActivityId.eq(self.object.as_str()))
+            .filter(vote::Column::AccountId.eq(person.model.id))
+            .one(&data.db)
+            .await?;
+        let Some(vote) = vote else {
+            return Ok(());
+        };
+        let (_, proposal, group) =
+            super::locate::parts(&data.db, person.model.id, vote.proposal_id).await?;
+        // That vote, unless a newer one replaced it since.
+        super::votes::take_back(
+            data,
+            &proposal,
+            &group,
+            person.model.id,
+            Some(vote.updated_at),
+        )
+        .await
     }
 }

@@ -339,8 +339,7 @@ impl Activity for UndoVote {
     async fn receive(self, data: &FedData) -> AppResult<()> {
         let (proposal, group) = counted_here(data, self.object.object.inner()).await?;
         let Some(voter) = DbPerson::read_from_id(self.actor.inner().clone(), data).await? else {
-            return super::activities::remember_undone(data, self.actor.inner(), &self.object.id)
-                .await;
+            return Ok(());
         };
         // A late Undo does not take back a newer vote. Mastodon dates neither its Like nor its
         // Undo: when the undone activity was received here, that tells its age.
@@ -351,8 +350,7 @@ impl Activity for UndoVote {
                 .await?
                 .map(|r| r.received_at),
         };
-        take_back(data, &proposal, &group, voter.model.id, published).await?;
-        super::activities::remember_undone(data, self.actor.inner(), &self.object.id).await
+        take_back(data, &proposal, &group, voter.model.id, published).await
     }
 }
 
