@@ -412,3 +412,43 @@ async fn an_older_edit_arriving_late_does_not_undo_a_newer_one() {
     assert_eq!(d.send(&third).await, StatusCode::ACCEPTED);
     assert_eq!(d.argument_text().await, "Troisième version.");
 }
+
+/// A comment whose author adds a stance hashtag becomes an argument, counted, still theirs; an
+/// edit that would credit it to another account of their server is refused.
+#[tokio::test]
+async fn a_comment_edited_with_a_stance_becomes_its_author_s_argument() {
+    let d = debate().await;
+    let comment = d.comment("<p>Et les écoles ?</p>");
+    assert_eq!(
+        d.send(&d.activity("Create", "k1", comment.clone())).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(d.comment_text().await, "Et les écoles ?");
+
+    let mut argument = comment;
+    argument["content"] = json!("<p>Et les écoles ? #pour</p>");
+    argument["stance"] = json!("for");
+    argument["updated"] = json!(chrono::Utc::now().to_rfc3339());
+    let mut forged = argument.clone();
+    forged["attributedTo"] = json!(format!("{}/users/bob", d.remote.url));
+    assert_eq!(
+        d.send(&d.activity("Update", "k2", forged)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(d.comment_text().await, "Et les écoles ?", "unchanged");
+
+    assert_eq!(
+        d.send(&d.activity("Update", "k3", argument)).await,
+        StatusCode::ACCEPTED
+    );
+    let page = d.get(&format!("/api/v1/proposals/{}", d.proposal)).await;
+    assert_eq!(page["counts"]["arguments_for"], 1, "{page}");
+    assert_eq!(page["comments"], json!([]), "{page}");
+    let author = &page["arguments_for"][0]["author"]["username"];
+    assert!(author.as_str().unwrap().starts_with("claire@"), "{page}");
+    assert_eq!(
+        d.updates_saying("#pour").await,
+        1,
+        "relayed to the followers"
+    );
+}

@@ -114,6 +114,13 @@ impl Activity for UpdateObject {
                     .into(),
             ));
         }
+        // The new row of a reply changing kind is written from the JSON: its author must be
+        // the stored one, or an author could credit their reply to someone else.
+        if reclassifies(&self.object, &stored) && self.object.attributed_to() != &stored.author {
+            return Err(AppError::Forbidden(
+                "a reply keeps its author when it changes kind".into(),
+            ));
+        }
         if let Authority::Author = authority(&self.actor, &stored, data)? {
             super::verify_same_origin(&self.actor, self.object.id())?;
             // On a mirror, changes come from the consultation's own node, which checked them;
@@ -256,7 +263,7 @@ async fn apply(
 }
 
 /// Turns a stored comment into an argument or back ([`reclassifies`]): the old row goes, and the
-/// new one keeps its id, proposal, date and moderation state (hidden here stays hidden), with
+/// new one keeps its id, proposal, author, date and moderation state (hidden here stays hidden), with
 /// the proposal's counts recounted, in the caller's transaction. Returns the new row.
 async fn reclassify(
     txn: &impl ConnectionTrait,
@@ -289,6 +296,7 @@ async fn reclassify(
                 .await?
                 .ok_or_else(|| AppError::NotFound("comment".into()))?;
             comment::Entity::delete_by_id(id).exec(txn).await?;
+            active.author_id = Set(old.author_id);
             active.hidden = Set(old.hidden);
             active.withdrawn = Set(old.withdrawn);
             active.created_at = Set(old.created_at);
@@ -311,6 +319,7 @@ async fn reclassify(
                 .await?
                 .ok_or_else(|| AppError::NotFound("argument".into()))?;
             argument::Entity::delete_by_id(id).exec(txn).await?;
+            active.author_id = Set(old.author_id);
             active.hidden = Set(old.hidden);
             active.withdrawn = Set(old.withdrawn);
             active.created_at = Set(old.created_at);
