@@ -104,7 +104,7 @@ pub async fn store_comment(json: Note, data: &FedData, new_in: NewIn) -> AppResu
 }
 
 async fn store_comment_once(json: Note, data: &FedData, new_in: NewIn) -> AppResult<DbComment> {
-    let write = prepare_comment(json, data, new_in).await?;
+    let write = prepare_comment(json, data, new_in, None).await?;
     save_comment(&data.db, data, write).await
 }
 
@@ -117,10 +117,13 @@ pub(crate) enum CommentWrite {
 
 /// Everything before the write: the reads, and the author's fetch (never inside a write
 /// transaction, which would hold the database's write lock for a network round trip).
+/// `on_proposal`: the proposal the reply is already stored on as an argument (an edit turning it
+/// into a comment), which it cannot leave.
 pub(crate) async fn prepare_comment(
     json: Note,
     data: &FedData,
     new_in: NewIn,
+    on_proposal: Option<i32>,
 ) -> AppResult<CommentWrite> {
     if super::is_local(data, json.id.inner()) {
         let ours = DbComment::read_from_id(json.id.inner().clone(), data)
@@ -135,7 +138,7 @@ pub(crate) async fn prepare_comment(
         .await?;
     let proposal = parent_proposal(
         data,
-        existing.as_ref().map(|c| c.proposal_id),
+        existing.as_ref().map(|c| c.proposal_id).or(on_proposal),
         &json.in_reply_to,
         new_in,
     )

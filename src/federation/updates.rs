@@ -195,21 +195,21 @@ async fn apply(
     voucher: Voucher,
 ) -> AppResult<()> {
     let reclassified = reclassifies(object, stored);
-    // A reply changing kind is a new row of the other kind, in its consultation wherever it is.
-    let new_in = if reclassified && stored.group.ap_id.is_none() {
-        NewIn::AnyConsultation
-    } else {
-        NewIn::MirrorsOnly
-    };
+    // A reply changing kind is a new row of the other kind, on the proposal it is stored on.
+    let on_proposal = Some(stored.proposal_id);
     let edit = match object.clone() {
         Contribution::Page(page) => {
             Edit::Page(prepare_page(*page, data, NewIn::MirrorsOnly, voucher).await?)
         }
-        Contribution::Note(note) => Edit::Note(prepare_note(*note, data, new_in).await?),
+        Contribution::Note(note) => {
+            Edit::Note(prepare_note(*note, data, NewIn::MirrorsOnly, on_proposal).await?)
+        }
         Contribution::Source(source) => {
             Edit::Source(prepare_source(*source, data, NewIn::MirrorsOnly).await?)
         }
-        Contribution::Comment(note) => Edit::Comment(prepare_comment(*note, data, new_in).await?),
+        Contribution::Comment(note) => {
+            Edit::Comment(prepare_comment(*note, data, NewIn::MirrorsOnly, on_proposal).await?)
+        }
         Contribution::PollAnswer(_) => {
             return Err(AppError::BadInput("a poll answer cannot be edited".into()));
         }
@@ -263,39 +263,21 @@ async fn apply(
 }
 
 /// Turns a stored comment into an argument or back ([`reclassifies`]): the old row goes, and the
-/// new one keeps its id, proposal, author, date and moderation state (hidden here stays hidden), with
-/// the proposal's counts recounted, in the caller's transaction. Returns the new row.
+/// new one keeps its id, proposal, author, date and moderation state (hidden here stays hidden),
+/// with the proposal's counts recounted, in the caller's transaction. Returns the new row.
 async fn reclassify(
     txn: &impl ConnectionTrait,
     state: &AppState,
     stored: &Stored,
     edit: Edit,
 ) -> AppResult<Changed> {
-    let stays_on_its_proposal = |proposal_id: &sea_orm::ActiveValue<i32>| match proposal_id {
-        sea_orm::ActiveValue::Set(id) | sea_orm::ActiveValue::Unchanged(id)
-            if *id == stored.proposal_id =>
-        {
-            Ok(())
-        }
-        _ => Err(AppError::Forbidden(
-            "a reply cannot move to another proposal".into(),
-        )),
-    };
     match edit {
         Edit::Note(NoteWrite::Row {
             mut active,
             sent_number,
             hosted_here,
         }) => {
-            stays_on_its_proposal(&active.proposal_id)?;
-            let Changed::Comment(id) = stored.changed() else {
-                return Err(AppError::BadInput("not a comment".into()));
-            };
-            let old = comment::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .ok_or_else(|| AppError::NotFound("comment".into()))?;
-            comment::Entity::delete_by_id(id).exec(txn).await?;
+            let old = remove_old_kind(txn, stored.changed()).await?;
             active.author_id = Set(old.author_id);
             active.hidden = Set(old.hidden);
             active.withdrawn = Set(old.withdrawn);
@@ -310,15 +292,7 @@ async fn reclassify(
             ))
         }
         Edit::Comment(CommentWrite::Row(mut active)) => {
-            stays_on_its_proposal(&active.proposal_id)?;
-            let Changed::Argument(id) = stored.changed() else {
-                return Err(AppError::BadInput("not an argument".into()));
-            };
-            let old = argument::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .ok_or_else(|| AppError::NotFound("argument".into()))?;
-            argument::Entity::delete_by_id(id).exec(txn).await?;
+            let old = remove_old_kind(txn, stored.changed()).await?;
             active.author_id = Set(old.author_id);
             active.hidden = Set(old.hidden);
             active.withdrawn = Set(old.withdrawn);
@@ -329,6 +303,49 @@ async fn reclassify(
         }
         // This node's own reply, sent back by its consultation's origin: ours is the original.
         _ => Ok(stored.changed()),
+    }
+}
+
+/// What a reply changing kind keeps of its old row.
+struct OldKind {
+    author_id: i32,
+    hidden: bool,
+    withdrawn: bool,
+    created_at: DateTime<Utc>,
+}
+
+/// Deletes the stored comment or argument of a reply changing kind; returns what it keeps.
+async fn remove_old_kind(db: &impl ConnectionTrait, changed: Changed) -> AppResult<OldKind> {
+    match changed {
+        Changed::Comment(id) => {
+            let old = comment::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| AppError::NotFound("comment".into()))?;
+            comment::Entity::delete_by_id(id).exec(db).await?;
+            Ok(OldKind {
+                author_id: old.author_id,
+                hidden: old.hidden,
+                withdrawn: old.withdrawn,
+                created_at: old.created_at,
+            })
+        }
+        Changed::Argument(id) => {
+            let old = argument::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| AppError::NotFound("argument".into()))?;
+            argument::Entity::delete_by_id(id).exec(db).await?;
+            Ok(OldKind {
+                author_id: old.author_id,
+                hidden: old.hidden,
+                withdrawn: old.withdrawn,
+                created_at: old.created_at,
+            })
+        }
+        _ => Err(AppError::BadInput(
+            "only a comment or an argument changes kind".into(),
+        )),
     }
 }
 

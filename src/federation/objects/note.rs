@@ -244,7 +244,7 @@ pub async fn store_note(json: Note, data: &FedData, new_in: NewIn) -> AppResult<
 }
 
 async fn store_note_once(json: Note, data: &FedData, new_in: NewIn) -> AppResult<DbArgument> {
-    let write = prepare_note(json, data, new_in).await?;
+    let write = prepare_note(json, data, new_in, None).await?;
     let txn = crate::store::begin_write(&data.db).await?;
     let stored = save_note(&txn, data, write).await?;
     txn.commit().await?;
@@ -264,10 +264,13 @@ pub(crate) enum NoteWrite {
 
 /// Everything before the write: the reads, and the author's fetch (never inside a write
 /// transaction, which would hold the database's write lock for a network round trip).
+/// `on_proposal`: the proposal the reply is already stored on as a comment (an edit turning it
+/// into an argument), which it cannot leave.
 pub(crate) async fn prepare_note(
     json: Note,
     data: &FedData,
     new_in: NewIn,
+    on_proposal: Option<i32>,
 ) -> AppResult<NoteWrite> {
     if crate::federation::is_local(data, json.id.inner()) {
         let ours = DbArgument::read_from_id(json.id.inner().clone(), data)
@@ -282,7 +285,7 @@ pub(crate) async fn prepare_note(
         .await?;
     let proposal = parent_proposal(
         data,
-        existing.as_ref().map(|a| a.proposal_id),
+        existing.as_ref().map(|a| a.proposal_id).or(on_proposal),
         &json.in_reply_to,
         new_in,
     )
