@@ -89,6 +89,24 @@ async fn open_consultation(node: &Node, api: &Api, slug: &str) {
     let _ = node;
 }
 
+/// alice finds the consultation `handle` (a `Group`), follows it and waits for the `Accept`;
+/// returns the Group's id.
+async fn follow_consultation(peer: &Peer, handle: &str) -> String {
+    let found = peer
+        .must("lookup", json!({"q": format!("@{handle}")}))
+        .await
+        .unwrap();
+    assert_eq!(found["type"], "Group", "{found}");
+    let group = found["id"].as_str().unwrap().to_owned();
+    peer.must("follow", json!({"target": group})).await.unwrap();
+    eventually("alice's follow to be accepted", || async {
+        let following = peer.read("following").await.ok()?;
+        (following[0]["state"] == "accepted").then_some(())
+    })
+    .await;
+    group
+}
+
 /// The proposal's poll as alice's timeline shows it.
 async fn poll_in_timeline(peer: &Peer, proposal_url: &str) -> Value {
     let poll_id = format!("{proposal_url}/poll");
@@ -122,18 +140,7 @@ async fn a_mastodon_user_takes_part_from_their_own_account() {
     open_consultation(&node, &orga, "velo").await;
 
     // Found by its handle, followed, accepted.
-    let found = peer
-        .must("lookup", json!({"q": format!("@velo@{}", node.host())}))
-        .await
-        .unwrap();
-    assert_eq!(found["type"], "Group", "{found}");
-    let group = found["id"].as_str().unwrap().to_owned();
-    peer.must("follow", json!({"target": group})).await.unwrap();
-    eventually("the follow to be accepted", || async {
-        let following = peer.read("following").await.ok()?;
-        (following[0]["state"] == "accepted").then_some(())
-    })
-    .await;
+    let group = follow_consultation(&peer, &format!("velo@{}", node.host())).await;
 
     // A new proposal reaches the timeline as a poll showing the whole proposal.
     let proposal = nadia

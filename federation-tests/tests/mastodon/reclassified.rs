@@ -6,7 +6,7 @@ use palabre_federation_tests::Node;
 use palabre_federation_tests::peer::Peer;
 use serde_json::{Value, json};
 
-use super::{Api, PASSWORD, eventually, open_consultation, poll_in_timeline};
+use super::{Api, PASSWORD, eventually, follow_consultation, open_consultation, poll_in_timeline};
 
 /// What a node shows of a proposal's replies: (arguments for, against, comments), as counted,
 /// with the first reply's text; `None` while the counts differ from the lists (a mirror's
@@ -64,17 +64,7 @@ async fn a_reply_edited_to_add_or_drop_its_stance_hashtag_changes_kind_everywher
         (yann.get("/api/v1/follows").await[0]["state"] == "accepted").then_some(())
     })
     .await;
-    let found = peer
-        .must("lookup", json!({"q": format!("@{handle}")}))
-        .await
-        .unwrap();
-    let group = found["id"].as_str().unwrap().to_owned();
-    peer.must("follow", json!({"target": group})).await.unwrap();
-    eventually("alice's follow to be accepted", || async {
-        let following = peer.read("following").await.ok()?;
-        (following[0]["state"] == "accepted").then_some(())
-    })
-    .await;
+    follow_consultation(&peer, &handle).await;
 
     let proposal = orga
         .post(
